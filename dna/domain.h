@@ -12,8 +12,8 @@
 // trailing dot) into the lower-case A-label form used as the key everywhere (pair tables, DNS,
 // certificate matching), NUL-terminated in |out| (capacity |out_cap|, DNA_DOMAIN_MAX is enough).
 // IP literals ("127.0.0.1", "[::1]") are accepted as they are. Returns RC_OK or RC_DNA_BAD_NAME
-// (empty, too long, empty label, bad IDNA, characters not allowed in a host name).
-// Thread: any.
+// (empty, too long, empty label, bad IDNA, characters not allowed in a host name); RC_ENOBUFS
+// when |out_cap| is too small, RC_EINVAL when |out| is NULL or |out_cap| is 0. Thread: any.
 RT_MUSTCHECK rc_t dna_domain_normalize(char *out, size_t out_cap, const char *in, size_t in_len);
 
 // dna_jid_domain returns the domainpart of JID |jid| (|len| bytes) as a (ptr, len) view into
