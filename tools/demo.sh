@@ -1,0 +1,394 @@
+#!/usr/bin/env bash
+# demo.sh: two fedrouter instances federating many hosted domains over loopback.
+#
+#   tools/demo.sh <builddir> [--domains N] [--messages M] [--keep] [--deadline S] [--rate R]
+#
+# Router A (127.0.0.1) hosts a1..aN.demo.example, router B (127.0.0.2) hosts b1..bN.demo.example.
+# Every domain has its own certificate from a throwaway CA (EC P-256, SAN DNS:<domain>,
+# serverAuth+clientAuth), the CA file is both routers' trust store, and static routes point each
+# side's domains at the other router. One democomp per router attaches a component for each of
+# its domains and sends M messages for every (local, remote) pair; each democomp waits until it
+# received every message the other one sent. Then both routers' /metrics are scraped and
+# cross-checked against what the democomps counted.
+#
+# Prints `name: value` lines. Exit 0 only when every stanza arrived once and the cross-checks
+# hold; 1 otherwise; 2 on usage errors. Only the processes started here are stopped (by PID).
+set -euo pipefail
+
+usage() {
+    echo "usage: $0 <builddir> [--domains N] [--messages M] [--keep] [--deadline S] [--rate R]" >&2
+    exit 2
+}
+
+[[ $# -ge 1 ]] || usage
+BUILD=$1
+shift
+DOMAINS=10
+MESSAGES=10
+KEEP=0
+DEADLINE=120
+RATE=
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --domains) DOMAINS=${2:-}; shift 2 || usage ;;
+    --messages) MESSAGES=${2:-}; shift 2 || usage ;;
+    --deadline) DEADLINE=${2:-}; shift 2 || usage ;;
+    --rate) RATE=${2:-}; shift 2 || usage ;;
+    --keep) KEEP=1; shift ;;
+    -h | --help) usage ;;
+    *) echo "demo.sh: unknown argument: $1" >&2; usage ;;
+    esac
+done
+for v in "$DOMAINS" "$MESSAGES" "$DEADLINE" ${RATE:+"$RATE"}; do
+    [[ $v =~ ^[1-9][0-9]{0,6}$ ]] || { echo "demo.sh: not a positive number: $v" >&2; exit 2; }
+done
+
+ROUTER_BIN=$BUILD/router/fedrouter
+DEMOCOMP_BIN=$BUILD/tools/democomp
+for b in "$ROUTER_BIN" "$DEMOCOMP_BIN"; do
+    [[ -x $b ]] || { echo "demo.sh: $b not built (cmake --build $BUILD)" >&2; exit 2; }
+done
+for t in openssl curl python3; do
+    command -v "$t" >/dev/null || { echo "demo.sh: $t is needed" >&2; exit 2; }
+done
+
+IP_A=127.0.0.1
+IP_B=127.0.0.2
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fedrouter-demo.XXXXXX")
+PIDS=()
+STATUS=1
+
+# shellcheck disable=SC2317 # (invoked by the EXIT trap)
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ $KEEP == 1 ]]; then
+        echo "work dir kept: $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# show_logs prints the end of every log, for a failed run.
+show_logs() {
+    local f
+    for f in "$WORK"/router-a.log "$WORK"/router-b.log "$WORK"/democomp-a.err "$WORK"/democomp-b.err; do
+        [[ -s $f ]] || continue
+        echo "---- last lines of $(basename "$f")" >&2
+        tail -n 25 "$f" >&2
+    done
+}
+
+fail() {
+    echo "demo.sh: $*" >&2
+    show_logs
+    exit 1
+}
+
+# free_ports IP COUNT: COUNT distinct TCP ports that nothing listens on at IP (bind-tested), taken
+# below the kernel's ephemeral range so outbound connections cannot take them meanwhile.
+free_ports() {
+    python3 - "$1" "$2" <<'EOF'
+import random, socket, sys
+ip, count = sys.argv[1], int(sys.argv[2])
+lo = 20000
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        eph_lo = int(f.read().split()[0])
+except OSError:
+    eph_lo = 32768
+hi = max(lo + 1000, eph_lo - 1)
+picked = []
+for _ in range(10000):
+    if len(picked) == count:
+        break
+    p = random.randint(lo, hi)
+    if p in picked:
+        continue
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((ip, p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    picked.append(p)
+if len(picked) != count:
+    sys.exit("no free ports on " + ip)
+print(" ".join(map(str, picked)))
+EOF
+}
+
+# listening IP PORT: true when some socket listens on IP:PORT (read from /proc, so the check does
+# not open a connection the router would have to handle).
+listening() {
+    python3 - "$1" "$2" <<'EOF'
+import socket, struct, sys
+ip, port = sys.argv[1], int(sys.argv[2])
+want = "%08X:%04X" % (struct.unpack("<I", socket.inet_aton(ip))[0], port)
+with open("/proc/net/tcp") as f:
+    next(f)
+    for line in f:
+        cols = line.split()
+        if cols[1] == want and cols[3] == "0A":
+            sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+read -r S2S_A COMP_A METRICS_A <<<"$(free_ports $IP_A 3)"
+read -r S2S_B COMP_B METRICS_B <<<"$(free_ports $IP_B 3)"
+
+# Throwaway CA and one certificate per hosted domain.
+(
+    cd "$WORK"
+    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout ca.key -out ca.pem -days 2 -subj "/CN=fedrouter demo CA" \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+) || fail "cannot create the CA"
+
+make_cert() { # make_cert DOMAIN
+    local d=$1
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$WORK/$d.key" -out "$WORK/$d.csr" -subj "/CN=$d" 2>/dev/null &&
+        printf '%s\n' "subjectAltName=DNS:$d" "extendedKeyUsage=serverAuth,clientAuth" \
+            "keyUsage=critical,digitalSignature" "basicConstraints=critical,CA:FALSE" \
+            >"$WORK/$d.ext" &&
+        openssl x509 -req -in "$WORK/$d.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
+            -set_serial "0x$(openssl rand -hex 8)" -days 2 -extfile "$WORK/$d.ext" \
+            -out "$WORK/$d.pem" 2>/dev/null &&
+        rm -f "$WORK/$d.csr" "$WORK/$d.ext"
+}
+
+A_DOMAINS=()
+B_DOMAINS=()
+for ((i = 1; i <= DOMAINS; i++)); do
+    A_DOMAINS+=("a$i.demo.example")
+    B_DOMAINS+=("b$i.demo.example")
+done
+for d in "${A_DOMAINS[@]}" "${B_DOMAINS[@]}"; do
+    make_cert "$d" || fail "cannot create the certificate for $d"
+done
+
+# Component secrets: one per domain, in a file democomp reads (not on its command line).
+: >"$WORK/secrets"
+chmod 600 "$WORK/secrets"
+for d in "${A_DOMAINS[@]}" "${B_DOMAINS[@]}"; do
+    echo "$d $(openssl rand -hex 16)" >>"$WORK/secrets"
+done
+secret_of() { awk -v d="$1" '$1 == d { print $2 }' "$WORK/secrets"; }
+
+# write_conf FILE IP S2S COMP METRICS PEER_IP PEER_S2S LOCAL_DOMAINS... -- REMOTE_DOMAINS...
+write_conf() {
+    local file=$1 ip=$2 s2s=$3 comp=$4 metrics=$5 peer_ip=$6 peer_s2s=$7
+    shift 7
+    local locals=() remotes=() d sep
+    while [[ $1 != -- ]]; do locals+=("$1"); shift; done
+    shift
+    remotes=("$@")
+    {
+        echo "# generated by tools/demo.sh"
+        echo "workers = 2;"
+        echo "log_level = \"info\";"
+        echo "s2s = {"
+        echo "  listen = [ \"$ip:$s2s\" ];"
+        echo "  require_tls = true;"
+        echo "  ca_file = \"$WORK/ca.pem\";"
+        echo "  dialback_secret = \"$(openssl rand -hex 16)\";"
+        echo "};"
+        echo "components = { listen = [ \"$ip:$comp\" ]; };"
+        echo "metrics = { listen = \"$ip:$metrics\"; };"
+        echo "certificates = ("
+        sep=""
+        for d in "${locals[@]}"; do
+            printf '%s  { cert = "%s"; key = "%s"; domains = [ "%s" ]; }' "$sep" \
+                "$WORK/$d.pem" "$WORK/$d.key" "$d"
+            sep=$',\n'
+        done
+        echo
+        echo ");"
+        echo "domains = ("
+        sep=""
+        for d in "${locals[@]}"; do
+            printf '%s  { name = "%s"; secret = "%s"; }' "$sep" "$d" "$(secret_of "$d")"
+            sep=$',\n'
+        done
+        echo
+        echo ");"
+        echo "routes = ("
+        sep=""
+        for d in "${remotes[@]}"; do
+            printf '%s  { domain = "%s"; host = "%s"; port = %d; direct_tls = false; }' "$sep" \
+                "$d" "$peer_ip" "$peer_s2s"
+            sep=$',\n'
+        done
+        echo
+        echo ");"
+    } >"$file"
+    chmod 600 "$file"
+}
+
+write_conf "$WORK/a.conf" $IP_A "$S2S_A" "$COMP_A" "$METRICS_A" $IP_B "$S2S_B" \
+    "${A_DOMAINS[@]}" -- "${B_DOMAINS[@]}"
+write_conf "$WORK/b.conf" $IP_B "$S2S_B" "$COMP_B" "$METRICS_B" $IP_A "$S2S_A" \
+    "${B_DOMAINS[@]}" -- "${A_DOMAINS[@]}"
+
+# distinct_routes CONF: the distinct host:port the routes of CONF point at (the peer addresses
+# that router sends to: every remote domain democomp addresses has a route here).
+distinct_routes() {
+    awk -F'"' '/domain = .*host = / { split($0, a, "port = "); split(a[2], p, ";");
+               print $4 ":" p[1] }' "$1" | sort -u | wc -l
+}
+
+"$ROUTER_BIN" -c "$WORK/a.conf" 2>"$WORK/router-a.log" &
+PIDS+=($!)
+PID_A=$!
+"$ROUTER_BIN" -c "$WORK/b.conf" 2>"$WORK/router-b.log" &
+PIDS+=($!)
+PID_B=$!
+
+wait_listen() { # wait_listen PID IP PORT...
+    local pid=$1 ip=$2 port
+    shift 2
+    for port in "$@"; do
+        for ((t = 0; t < 150; t++)); do
+            kill -0 "$pid" 2>/dev/null || fail "router $ip exited during start-up"
+            listening "$ip" "$port" && continue 2
+            sleep 0.1
+        done
+        fail "router $ip does not listen on port $port after 15 s"
+    done
+}
+wait_listen $PID_A $IP_A "$S2S_A" "$COMP_A" "$METRICS_A"
+wait_listen $PID_B $IP_B "$S2S_B" "$COMP_B" "$METRICS_B"
+
+# Both democomps connect and authenticate; sending starts when both are ready (the go file), so
+# no stanza reaches a router before the component of its destination is attached.
+DC_COMMON=(--secrets "$WORK/secrets" --messages "$MESSAGES" --deadline "$DEADLINE"
+    --go "$WORK/go" ${RATE:+--rate "$RATE"})
+"$DEMOCOMP_BIN" --router "$IP_A:$COMP_A" --local 'a*.demo.example' --local-count "$DOMAINS" \
+    --remote 'b*.demo.example' --remote-count "$DOMAINS" --ready "$WORK/a.ready" \
+    "${DC_COMMON[@]}" >"$WORK/democomp-a.out" 2>"$WORK/democomp-a.err" &
+PIDS+=($!)
+DC_A=$!
+"$DEMOCOMP_BIN" --router "$IP_B:$COMP_B" --local 'b*.demo.example' --local-count "$DOMAINS" \
+    --remote 'a*.demo.example' --remote-count "$DOMAINS" --ready "$WORK/b.ready" \
+    "${DC_COMMON[@]}" >"$WORK/democomp-b.out" 2>"$WORK/democomp-b.err" &
+PIDS+=($!)
+DC_B=$!
+
+for ((t = 0; t < 300; t++)); do
+    [[ -e $WORK/a.ready && -e $WORK/b.ready ]] && break
+    kill -0 $DC_A 2>/dev/null || break
+    kill -0 $DC_B 2>/dev/null || break
+    sleep 0.1
+done
+[[ -e $WORK/a.ready && -e $WORK/b.ready ]] || {
+    wait $DC_A || true
+    wait $DC_B || true
+    fail "the components did not all complete their handshakes"
+}
+touch "$WORK/go"
+RC_A=0
+RC_B=0
+wait $DC_A || RC_A=$?
+wait $DC_B || RC_B=$?
+
+# dc FILE KEY: a value printed by democomp (0 when absent).
+dc() { awk -F': ' -v k="$2" '$1 == k { v = $2 } END { print (v == "" ? 0 : v + 0) }' "$1"; }
+dc_elapsed() { awk -F': ' '$1 == "elapsed" { split($2, a, " "); print a[1] }' "$1"; }
+
+curl -fsS --max-time 5 "http://$IP_A:$METRICS_A/metrics" >"$WORK/metrics-a.txt" ||
+    fail "cannot scrape router A's /metrics"
+curl -fsS --max-time 5 "http://$IP_B:$METRICS_B/metrics" >"$WORK/metrics-b.txt" ||
+    fail "cannot scrape router B's /metrics"
+
+# metric FILE NAME [LABELS]: the value of one series (exact label set; 0 when absent); with
+# LABELS "*", the sum of every series of NAME.
+metric() {
+    awk -v n="$2" -v l="${3:-}" '
+        /^#/ { next }
+        {
+            key = $1; val = $2
+            name = key; labels = ""
+            i = index(key, "{")
+            if (i > 0) { name = substr(key, 1, i - 1); labels = substr(key, i + 1, length(key) - i - 1) }
+            if (name != n) next
+            if (l == "*" || labels == l) sum += val
+        }
+        END { printf "%d\n", sum }' "$1"
+}
+
+MA=$WORK/metrics-a.txt
+MB=$WORK/metrics-b.txt
+PAIRS=$(($(dc "$WORK/democomp-a.out" pairs) + $(dc "$WORK/democomp-b.out" pairs)))
+SENT=$(($(dc "$WORK/democomp-a.out" "stanzas sent") + $(dc "$WORK/democomp-b.out" "stanzas sent")))
+PLANNED=$((2 * DOMAINS * DOMAINS * MESSAGES))
+DELIVERED=$(($(dc "$WORK/democomp-a.out" "stanzas delivered") +
+    $(dc "$WORK/democomp-b.out" "stanzas delivered")))
+BOUNCES=$(($(dc "$WORK/democomp-a.out" bounces) + $(dc "$WORK/democomp-b.out" bounces)))
+DUPS=$(($(dc "$WORK/democomp-a.out" duplicates) + $(dc "$WORK/democomp-b.out" duplicates)))
+PEERS=$(($(distinct_routes "$WORK/a.conf") + $(distinct_routes "$WORK/b.conf")))
+CONN_OUT_A=$(metric "$MA" fedrouter_tcp_connects_total 'direction="out"')
+CONN_OUT_B=$(metric "$MB" fedrouter_tcp_connects_total 'direction="out"')
+CONN_IN_A=$(metric "$MA" fedrouter_tcp_connects_total 'direction="in"')
+CONN_IN_B=$(metric "$MB" fedrouter_tcp_connects_total 'direction="in"')
+TLS_OUT_A=$(metric "$MA" fedrouter_tls_handshakes_total 'direction="out"')
+TLS_OUT_B=$(metric "$MB" fedrouter_tls_handshakes_total 'direction="out"')
+TLS_IN_A=$(metric "$MA" fedrouter_tls_handshakes_total 'direction="in"')
+TLS_IN_B=$(metric "$MB" fedrouter_tls_handshakes_total 'direction="in"')
+ROUTED_A=$(metric "$MA" fedrouter_stanzas_routed_total)
+ROUTED_B=$(metric "$MB" fedrouter_stanzas_routed_total)
+RBOUNCES=$(($(metric "$MA" fedrouter_bounces_total '*') + $(metric "$MB" fedrouter_bounces_total '*')))
+ELAPSED=$(printf '%s\n%s\n' "$(dc_elapsed "$WORK/democomp-a.out")" \
+    "$(dc_elapsed "$WORK/democomp-b.out")" | sort -g | tail -n 1)
+
+echo "pairs: $PAIRS"
+echo "peer addresses: $PEERS"
+echo "stanzas sent: $SENT"
+echo "stanzas delivered: $DELIVERED"
+echo "tcp connects: $((CONN_OUT_A + CONN_OUT_B))"
+echo "tls handshakes: $((TLS_OUT_A + TLS_OUT_B))"
+echo "elapsed: ${ELAPSED:-0} s"
+
+OK=1
+mismatch() {
+    echo "MISMATCH: $*" >&2
+    OK=0
+}
+[[ $RC_A == 0 ]] || mismatch "democomp A exited $RC_A"
+[[ $RC_B == 0 ]] || mismatch "democomp B exited $RC_B"
+[[ $SENT == "$PLANNED" ]] || mismatch "stanzas sent $SENT != planned $PLANNED"
+[[ $DELIVERED == "$PLANNED" ]] || mismatch "stanzas delivered $DELIVERED != planned $PLANNED"
+[[ $BOUNCES == 0 && $RBOUNCES == 0 ]] ||
+    mismatch "bounces: democomps received $BOUNCES, routers counted $RBOUNCES (fedrouter_bounces_total)"
+[[ $DUPS == 0 ]] || mismatch "$DUPS stanzas arrived more than once"
+# fedrouter_stanzas_routed_total counts each stanza twice: once when the origin router writes it
+# to the s2s stream, once when the destination router hands it to the component.
+[[ $((ROUTED_A + ROUTED_B)) == $((SENT + DELIVERED)) ]] ||
+    mismatch "fedrouter_stanzas_routed_total A $ROUTED_A + B $ROUTED_B = $((ROUTED_A + ROUTED_B))" \
+        "!= stanzas sent $SENT + delivered $DELIVERED = $((SENT + DELIVERED))"
+# Every connection one router makes is one the other accepts; both ends count its TLS handshake.
+[[ $CONN_OUT_A == "$CONN_IN_B" && $CONN_OUT_B == "$CONN_IN_A" ]] ||
+    mismatch "tcp connects: A out $CONN_OUT_A, B in $CONN_IN_B; B out $CONN_OUT_B, A in $CONN_IN_A"
+[[ $TLS_OUT_A == "$TLS_IN_B" && $TLS_OUT_B == "$TLS_IN_A" ]] ||
+    mismatch "tls handshakes: A out $TLS_OUT_A, B in $TLS_IN_B; B out $TLS_OUT_B, A in $TLS_IN_A"
+[[ $((CONN_OUT_A + CONN_OUT_B)) -ge $PEERS ]] ||
+    mismatch "tcp connects $((CONN_OUT_A + CONN_OUT_B)) < peer addresses $PEERS"
+[[ $((TLS_OUT_A + TLS_OUT_B)) -ge $PEERS ]] ||
+    mismatch "tls handshakes $((TLS_OUT_A + TLS_OUT_B)) < peer addresses $PEERS (require_tls is on)"
+
+if [[ $OK == 1 ]]; then
+    STATUS=0
+else
+    show_logs
+fi
+exit $STATUS
