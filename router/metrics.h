@@ -6,6 +6,7 @@
 #define RT_ROUTER_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "router/core/rc.h"
@@ -17,6 +18,9 @@ typedef struct rt_metrics rt_metrics_t;
 // the server). Returns an owned server (stop with rt_metrics_stop) or NULL with a logged reason.
 rt_metrics_t *rt_metrics_start(const struct sockaddr *sa, socklen_t sa_len,
                                rt_stats_t *const *blocks, size_t num_blocks);
+// rt_metrics_stop stops the listener thread and frees |m|. Accepts NULL. Thread: the starter.
 void rt_metrics_stop(rt_metrics_t *m);
+// rt_metrics_port returns the local port the server listens on (useful after binding port 0).
+uint16_t rt_metrics_port(const rt_metrics_t *m);
 
 #endif

@@ -1,0 +1,225 @@
+// test_metrics: Prometheus rendering from stats_list.h, summing worker blocks, and the real
+// /metrics endpoint on libmicrohttpd fetched over a loopback socket.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "router/core/log.h"
+#include "router/metrics.h"
+#include "router/stats.h"
+#include "tests/support/t.h"
+
+static size_t count_occurrences(const char *hay, const char *needle) {
+    size_t n = 0;
+    size_t len = strlen(needle);
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + len, needle)) {
+        n++;
+    }
+    return n;
+}
+
+// render returns the rendered text of |totals| (owned, NUL-terminated).
+static char *render(const int64_t *totals) {
+    core_bld_t b;
+    core_bld_init(&b, 1 << 20);
+    rt_stats_render(&b, totals);
+    T_ASSERT_EQ(core_bld_finish(&b), RC_OK);
+    char *s = malloc(b.len + 1);
+    T_ASSERT(s != NULL);
+    memcpy(s, b.data, b.len);
+    s[b.len] = '\0';
+    core_bld_cleanup(&b);
+    return s;
+}
+
+static void test_sum(void) {
+    static rt_stats_t w0;
+    static rt_stats_t w1;
+    rt_stats_t *const blocks[] = {&w0, &w1};
+    rt_stat_add(&w0, RT_STAT_TCP_CONNECTS_IN, 5);
+    rt_stat_inc(&w1, RT_STAT_TCP_CONNECTS_IN);
+    rt_stat_add(&w1, RT_STAT_TCP_CONNECTS_IN, 2);
+    rt_stat_add(&w0, RT_STAT_STREAMS_IN, 3);
+    rt_stat_add(&w1, RT_STAT_STREAMS_IN, -1); // gauges are per-worker deltas
+    rt_stat_add(&w1, RT_STAT_STANZAS_ROUTED, 42);
+    int64_t totals[RT_STAT__COUNT] = {0};
+    rt_stats_sum(totals, blocks, 2);
+    T_ASSERT_EQ(totals[RT_STAT_TCP_CONNECTS_IN], 8);
+    T_ASSERT_EQ(totals[RT_STAT_STREAMS_IN], 2);
+    T_ASSERT_EQ(totals[RT_STAT_STANZAS_ROUTED], 42);
+    T_ASSERT_EQ(totals[RT_STAT_TCP_CONNECTS_OUT], 0);
+    rt_stats_sum(totals, blocks, 1); // adds into |out|
+    T_ASSERT_EQ(totals[RT_STAT_TCP_CONNECTS_IN], 13);
+
+    int64_t fresh[RT_STAT__COUNT] = {0};
+    rt_stats_sum(fresh, blocks, 2);
+    char *text = render(fresh);
+    T_ASSERT(strstr(text, "\nfedrouter_tcp_connects_total{direction=\"in\"} 8\n") != NULL);
+    T_ASSERT(strstr(text, "\nfedrouter_tcp_connects_total{direction=\"out\"} 0\n") != NULL);
+    T_ASSERT(strstr(text, "\nfedrouter_streams{direction=\"in\"} 2\n") != NULL);
+    T_ASSERT(strstr(text, "\nfedrouter_stanzas_routed_total 42\n") != NULL);
+    free(text);
+}
+
+static void test_render(void) {
+    int64_t totals[RT_STAT__COUNT] = {0};
+    totals[RT_STAT_BOUNCE_TIMEOUT] = 7;
+    totals[RT_STAT_AUTH_DIALBACK_OUT] = 9;
+    totals[RT_STAT_STREAMS_COMPONENT] = -2;
+    totals[RT_STAT_UNAUTH_REFUSED] = INT64_C(1) << 40;
+    char *text = render(totals);
+
+    // Exact lines for a few series.
+    T_ASSERT(strncmp(text, "# HELP fedrouter_tcp_connects_total TCP connections accepted (in) or "
+                           "made (out) for s2s\n# TYPE fedrouter_tcp_connects_total counter\n"
+                           "fedrouter_tcp_connects_total{direction=\"in\"} 0\n"
+                           "fedrouter_tcp_connects_total{direction=\"out\"} 0\n",
+                     strlen("# HELP fedrouter_tcp_connects_total TCP connections accepted (in) or "
+                            "made (out) for s2s\n# TYPE fedrouter_tcp_connects_total counter\n"
+                            "fedrouter_tcp_connects_total{direction=\"in\"} 0\n"
+                            "fedrouter_tcp_connects_total{direction=\"out\"} 0\n")) == 0);
+    T_ASSERT(strstr(text, "\nfedrouter_bounces_total{condition=\"remote-server-timeout\"} 7\n"));
+    T_ASSERT(strstr(text, "\nfedrouter_s2s_auth_total{direction=\"out\",mechanism=\"dialback\"} 9\n"));
+    T_ASSERT(strstr(text, "\nfedrouter_streams{direction=\"component\"} -2\n"));
+    T_ASSERT(strstr(text, "\nfedrouter_unauth_connections_refused_total 1099511627776\n"));
+    T_ASSERT(strstr(text, "\n# TYPE fedrouter_streams gauge\n"));
+    T_ASSERT(strstr(text, "\n# TYPE fedrouter_bounces_total counter\n"));
+    T_ASSERT(strstr(text, "\nfedrouter_build_info{version=\"0.1.0\"} 1\n"));
+    T_ASSERT(strstr(text, "\n# TYPE fedrouter_build_info gauge\n"));
+
+    // HELP and TYPE once per metric name, before its first series; one line per series.
+    static const char *const names[] = {
+#define RT_STAT(id, kind, name, labels, help) name,
+#include "router/stats_list.h"
+#undef RT_STAT
+    };
+    size_t distinct = 0;
+    for (size_t i = 0; i < RT_STAT__COUNT; i++) {
+        char help[128];
+        char type[128];
+        snprintf(help, sizeof(help), "# HELP %s ", names[i]);
+        snprintf(type, sizeof(type), "# TYPE %s ", names[i]);
+        T_ASSERT_EQ(count_occurrences(text, help), 1);
+        T_ASSERT_EQ(count_occurrences(text, type), 1);
+        if (i == 0 || strcmp(names[i], names[i - 1]) != 0) {
+            distinct++;
+        }
+    }
+    T_ASSERT_EQ(count_occurrences(text, "# HELP "), distinct + 1); // + build_info
+    T_ASSERT_EQ(count_occurrences(text, "# TYPE "), distinct + 1);
+    size_t lines = count_occurrences(text, "\n");
+    T_ASSERT_EQ(lines, 2 * (distinct + 1) + RT_STAT__COUNT + 1);
+    T_ASSERT(strstr(text, "# HELP fedrouter_streams Open s2s streams\n# TYPE fedrouter_streams "
+                          "gauge\nfedrouter_streams{direction=\"in\"} 0\n"));
+    T_ASSERT(strstr(text, "{}") == NULL);
+    free(text);
+
+    // A builder too small for the text fails, and says so at finish.
+    core_bld_t b;
+    core_bld_init(&b, 64);
+    rt_stats_render(&b, totals);
+    T_ASSERT(core_bld_finish(&b) != RC_OK);
+    core_bld_cleanup(&b);
+}
+
+// http_get sends "|method| |path| HTTP/1.1" to 127.0.0.1:|port| and returns the whole response
+// (owned, NUL-terminated) after the server closes.
+static char *http_req(uint16_t port, const char *method, const char *path) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    T_ASSERT(fd >= 0);
+    struct timeval tv = {.tv_sec = 5, .tv_usec = 0};
+    T_ASSERT(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    T_ASSERT(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+    char req[256];
+    int n = snprintf(req, sizeof(req),
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     "Content-Length: 0\r\n\r\n",
+                     method, path);
+    T_ASSERT(n > 0 && (size_t)n < sizeof(req));
+    T_ASSERT(write(fd, req, (size_t)n) == n);
+    size_t cap = 1 << 16;
+    size_t len = 0;
+    char *resp = malloc(cap + 1);
+    T_ASSERT(resp != NULL);
+    for (;;) {
+        ssize_t r = read(fd, resp + len, cap - len);
+        T_ASSERT(r >= 0); // a timeout fails the test
+        if (r == 0) {
+            break;
+        }
+        len += (size_t)r;
+        T_ASSERT(len < cap);
+    }
+    resp[len] = '\0';
+    close(fd);
+    return resp;
+}
+
+static void test_endpoint(void) {
+    static rt_stats_t w0;
+    static rt_stats_t w1;
+    rt_stats_t *const blocks[] = {&w0, &w1};
+    rt_stat_add(&w0, RT_STAT_STANZAS_ROUTED, 40);
+    rt_stat_add(&w1, RT_STAT_STANZAS_ROUTED, 2);
+
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = 0};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    rt_metrics_t *m = rt_metrics_start((struct sockaddr *)&sin, sizeof(sin), blocks, 2);
+    T_ASSERT(m != NULL);
+    uint16_t port = rt_metrics_port(m);
+    T_ASSERT(port != 0);
+
+    char *resp = http_req(port, "GET", "/metrics");
+    T_ASSERT(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    T_ASSERT(strstr(resp, "\r\nContent-Type: text/plain; version=0.0.4\r\n") != NULL);
+    char *body = strstr(resp, "\r\n\r\n");
+    T_ASSERT(body != NULL);
+    body += 4;
+    T_ASSERT(strncmp(body, "# HELP fedrouter_tcp_connects_total ", 36) == 0);
+    T_ASSERT(strstr(body, "\nfedrouter_stanzas_routed_total 42\n") != NULL);
+    T_ASSERT(strstr(body, "\nfedrouter_build_info{version=\"0.1.0\"} 1\n") != NULL);
+    free(resp);
+
+    // A later scrape sees the workers' new values.
+    rt_stat_inc(&w1, RT_STAT_STANZAS_ROUTED);
+    resp = http_req(port, "GET", "/metrics?x=1");
+    T_ASSERT(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    T_ASSERT(strstr(resp, "\nfedrouter_stanzas_routed_total 43\n") != NULL);
+    free(resp);
+
+    resp = http_req(port, "GET", "/");
+    T_ASSERT(strncmp(resp, "HTTP/1.1 404 ", 13) == 0);
+    T_ASSERT(strstr(resp, "fedrouter_") == NULL);
+    free(resp);
+    resp = http_req(port, "GET", "/metrics/extra");
+    T_ASSERT(strncmp(resp, "HTTP/1.1 404 ", 13) == 0);
+    free(resp);
+    resp = http_req(port, "POST", "/metrics");
+    T_ASSERT(strncmp(resp, "HTTP/1.1 405 ", 13) == 0);
+    T_ASSERT(strstr(resp, "\r\nAllow: GET, HEAD\r\n") != NULL);
+    free(resp);
+
+    // A second server on the same port fails cleanly.
+    struct sockaddr_in taken = sin;
+    taken.sin_port = htons(port);
+    T_ASSERT(rt_metrics_start((struct sockaddr *)&taken, sizeof(taken), blocks, 2) == NULL);
+
+    rt_metrics_stop(m);
+    rt_metrics_stop(NULL);
+}
+
+int main(void) {
+    core_log_set_level(CORE_LOG_ERROR);
+    test_sum();
+    test_render();
+    test_endpoint();
+    return 0;
+}
