@@ -1221,18 +1221,21 @@ class Site:
 
 def make_pair(env, a_eku="serverAuth,clientAuth", b_eku="serverAuth,clientAuth", s2s_a=None,
               s2s_b=None, resolver=None, static_routes=True, extra_routes_a=(), extra_routes_b=(),
-              workers=2, dns=None):
+              workers=2, dns=None, a_cert=None, a_ca_file=None, b_ca_file=None, tag=""):
     """Starts routers A and B, each with its own certificate from the shared test CA and a
     component connected. Static routes point each at the other unless |static_routes| is False.
     |dns|: None, or a list of extra zone records: then unbound is started serving
     _xmpp-server._tcp SRV records for a.test (-> ra.test = 127.0.0.1) and b.test (-> rb.test =
     127.0.0.2) plus those records, and both routers use it as s2s.resolver (env.dns is the
-    Unbound). Returns (A, B) Site objects."""
+    Unbound). |a_cert|: A's Cert instead of a fresh one for a.test (its .conf_domains, if set,
+    is what the config lists); |a_ca_file|/|b_ca_file|: trust stores instead of the test CA.
+    |tag| is appended to process and file names (several pairs in one scenario).
+    Returns (A, B) Site objects."""
     ca = env.ca()
-    a = Site("router-a", "127.0.0.1", "a.test", "secret-a-" + os.urandom(6).hex())
-    b = Site("router-b", "127.0.0.2", "b.test", "secret-b-" + os.urandom(6).hex())
-    a.cert = ca.issue("a.test", ["a.test"], eku=a_eku)
-    b.cert = ca.issue("b.test", ["b.test"], eku=b_eku)
+    a = Site("router-a" + tag, "127.0.0.1", "a.test", "secret-a-" + os.urandom(6).hex())
+    b = Site("router-b" + tag, "127.0.0.2", "b.test", "secret-b-" + os.urandom(6).hex())
+    a.cert = a_cert or ca.issue("a.test", ["a.test"], eku=a_eku)
+    b.cert = ca.issue("b.test" + tag, ["b.test"], eku=b_eku)
     for s in (a, b):
         s.s2s_port = env.free_port()
         s.comp_port = env.free_port()
@@ -1249,9 +1252,9 @@ def make_pair(env, a_eku="serverAuth,clientAuth", b_eku="serverAuth,clientAuth",
     if static_routes:
         ra.append((b.domain, b.ip, b.s2s_port))
         rb.append((a.domain, a.ip, a.s2s_port))
-    for s, routes, over in ((a, ra, s2s_a), (b, rb, s2s_b)):
+    for s, routes, over, cafile in ((a, ra, s2s_a, a_ca_file), (b, rb, s2s_b, b_ca_file)):
         conf = router_conf(env, s.ip, s.s2s_port, s.comp_port, s.metrics_port,
-                           [(s.domain, s.secret)], [s.cert], ca.cert, routes=routes,
+                           [(s.domain, s.secret)], [s.cert], cafile or ca.cert, routes=routes,
                            resolver=resolver, s2s=over, workers=workers)
         s.router = env.router(s.name, conf)
     for s in (a, b):
