@@ -1,1 +1,13 @@
-# filled in by the daemon module
+# fedrouter: the daemon (event loop, TLS, s2s and component sessions, routing, main).
+add_executable(fedrouter
+  comp.c
+  conn.c
+  loop.c
+  main.c
+  route.c
+  s2s_in.c
+  s2s_out.c
+  tls.c
+)
+target_link_libraries(fedrouter PRIVATE router_xml router_dns router_conf router_stats dna
+  router_core bssl PkgConfig::URING Threads::Threads)

@@ -1,0 +1,179 @@
+// comp.c: XEP-0114 component sessions (jabber:component:accept). A component serves one hosted
+// domain; stanzas it sends are routed (other hosted domains locally, remote domains over s2s);
+// stanzas for its domain are written to it.
+#include <stdlib.h>
+#include <string.h>
+
+#include "dna/dbkey.h"
+#include "router/internal.h"
+
+typedef enum rt_comp_state {
+    RT_COMP_WAIT_HEADER = 0,
+    RT_COMP_WAIT_HANDSHAKE,
+    RT_COMP_BOUND,
+} rt_comp_state_t;
+
+#define LOGC(lvl, c, fmt, ...)                                                                     \
+    CORE_LOG(lvl, CORE_LOG_SRC_COMP, "w%u c%lu %s: " fmt, (c)->w->idx, (unsigned long)(c)->id,    \
+             (c)->peer_text, __VA_ARGS__)
+
+void rt_comp_accepted(rt_conn_t *c) {
+    c->state = RT_COMP_WAIT_HEADER;
+    c->deadline_ms = c->w->now_ms + (uint64_t)c->w->rt->conf->comp_auth_timeout_s * 1000u;
+}
+
+void rt_comp_timeout(rt_conn_t *c) {
+    LOGC(CORE_LOG_INFO, c, "component did not authenticate within %us",
+         c->w->rt->conf->comp_auth_timeout_s);
+    rt_conn_stream_error(c, "connection-timeout", NULL);
+}
+
+static void send_header(rt_conn_t *c, const char *from) {
+    core_bld_t b;
+    core_bld_init(&b, 2048);
+    core_bld_add_str(&b, "<?xml version='1.0'?><stream:stream xmlns='" RT_XS_NS_COMPONENT
+                         "' xmlns:stream='" RT_XS_NS_STREAMS "' from='");
+    core_bld_add_xml_attr(&b, from, strlen(from));
+    core_bld_add_str(&b, "' id='");
+    core_bld_add_str(&b, c->stream_id);
+    core_bld_add_str(&b, "'>");
+    if (core_bld_finish(&b) == RC_OK) {
+        rt_conn_write_bld(c, &b);
+    }
+    core_bld_cleanup(&b);
+}
+
+static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
+    rt_conn_t *c = ctx;
+    const rt_conf_t *conf = c->w->rt->conf;
+    rt_conn_new_stream_id(c);
+    char dom[DNA_DOMAIN_MAX];
+    if (c->state != RT_COMP_WAIT_HEADER) {
+        rt_conn_stream_error(c, "not-authorized", "unexpected stream restart");
+        return false;
+    }
+    if (strcmp(hdr->ns_default, RT_XS_NS_COMPONENT) != 0) {
+        send_header(c, "");
+        rt_conn_stream_error(c, "invalid-namespace", "expected jabber:component:accept");
+        return false;
+    }
+    const rt_conf_domain_t *d = NULL;
+    if (hdr->to != NULL && dna_domain_normalize(dom, sizeof(dom), hdr->to, strlen(hdr->to)) == RC_OK) {
+        d = rt_conf_domain(conf, dom);
+    }
+    if (d == NULL) {
+        send_header(c, "");
+        rt_conn_stream_error(c, "host-unknown", "no component is configured for this domain");
+        return false;
+    }
+    c->dom_idx = (size_t)(d - conf->domains);
+    send_header(c, d->name);
+    c->state = RT_COMP_WAIT_HANDSHAKE;
+    return true;
+}
+
+static void bind_domain(rt_conn_t *c) {
+    rt_router_t *rt = c->w->rt;
+    const char *name = rt->conf->domains[c->dom_idx].name;
+    int32_t expected = -1;
+    if (!atomic_compare_exchange_strong(&rt->comp_worker[c->dom_idx], &expected,
+                                        (int32_t)c->w->idx)) {
+        LOGC(CORE_LOG_WARN, c, "refusing second component for %s", name);
+        rt_conn_stream_error(c, "conflict", "a component is already connected for this domain");
+        return;
+    }
+    c->w->comp_by_domain[c->dom_idx] = c;
+    c->state = RT_COMP_BOUND;
+    c->deadline_ms = 0;
+    rt_conn_write_str(c, "<handshake/>");
+    LOGC(CORE_LOG_INFO, c, "component for %s connected", name);
+}
+
+static bool handle_stanza(rt_conn_t *c, const rt_xs_elem_t *el) {
+    const char *mydom = c->w->rt->conf->domains[c->dom_idx].name;
+    char fdom[DNA_DOMAIN_MAX], tdom[DNA_DOMAIN_MAX];
+    if (el->from == NULL || el->to == NULL ||
+        rt_route_jid_domain(el->from, fdom, sizeof(fdom)) != RC_OK ||
+        rt_route_jid_domain(el->to, tdom, sizeof(tdom)) != RC_OK) {
+        rt_conn_stream_error(c, "improper-addressing", "stanza needs valid from and to");
+        return false;
+    }
+    if (strcmp(fdom, mydom) != 0) {
+        rt_conn_stream_error(c, "invalid-from", "from is not the component's domain");
+        return false;
+    }
+    const uint8_t *raw = el->raw;
+    size_t raw_len = el->raw_len;
+    core_bld_t b = {0};
+    if (el->raw_unsafe) {
+        core_bld_init(&b, c->w->rt->conf->max_stanza_size * 2);
+        if (rt_xs_reserialize(c->xs, el, RT_XS_NS_SERVER, &b) != RC_OK) {
+            core_bld_cleanup(&b);
+            rt_conn_stream_error(c, "policy-violation", "stanza cannot be re-serialised");
+            return false;
+        }
+        raw = b.data;
+        raw_len = b.len;
+    }
+    rt_msg_t *m = rt_msg_stanza_new(el->name, el->from, el->to, el->id, el->type, fdom, tdom, raw,
+                                    raw_len);
+    core_bld_cleanup(&b);
+    m->enq_ms = c->w->now_ms;
+    rt_route_stanza(c->w, m);
+    return true;
+}
+
+static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
+    rt_conn_t *c = ctx;
+    if (c->state == RT_COMP_WAIT_HANDSHAKE) {
+        const rt_conf_domain_t *d = &c->w->rt->conf->domains[c->dom_idx];
+        if (strcmp(el->name, "handshake") != 0) {
+            rt_conn_stream_error(c, "not-authorized", "handshake expected");
+            return false;
+        }
+        if (!dna_handshake_verify(el->nodes[0].text, el->nodes[0].text_len, c->stream_id,
+                                  d->secret)) {
+            rt_stat_inc(&c->w->stats, RT_STAT_COMPONENTS_AUTH_FAILED);
+            LOGC(CORE_LOG_WARN, c, "component handshake for %s failed (wrong secret)", d->name);
+            rt_conn_stream_error(c, "not-authorized", NULL);
+            return false;
+        }
+        bind_domain(c);
+        return !c->close_after_flush;
+    }
+    if (!el->is_stanza) {
+        rt_conn_stream_error(c, "unsupported-stanza-type", NULL);
+        return false;
+    }
+    return handle_stanza(c, el);
+}
+
+static bool on_close(void *ctx) {
+    rt_conn_t *c = ctx;
+    rt_conn_end_stream(c);
+    return false;
+}
+
+const rt_xs_cbs_t rt_comp_cbs = {on_open, on_elem, on_close};
+
+void rt_comp_deliver(rt_worker_t *w, rt_msg_t *m) {
+    const rt_conf_domain_t *d = rt_conf_domain(w->rt->conf, m->tdom);
+    rt_conn_t *c = d ? w->comp_by_domain[d - w->rt->conf->domains] : NULL;
+    if (c == NULL || c->closing || c->close_after_flush) {
+        rt_route_bounce(w, m, "service-unavailable", "cancel");
+        return;
+    }
+    rt_conn_write(c, m->raw, m->raw_len);
+    rt_stat_inc(&w->stats, RT_STAT_STANZAS_ROUTED);
+    rt_msg_free(m);
+}
+
+void rt_comp_closed(rt_conn_t *c) {
+    if (c->state == RT_COMP_BOUND && c->dom_idx != SIZE_MAX) {
+        rt_router_t *rt = c->w->rt;
+        c->w->comp_by_domain[c->dom_idx] = NULL;
+        atomic_store(&rt->comp_worker[c->dom_idx], -1);
+        LOGC(CORE_LOG_INFO, c, "component for %s disconnected", rt->conf->domains[c->dom_idx].name);
+        c->state = RT_COMP_WAIT_HEADER;
+    }
+}

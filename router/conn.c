@@ -1,0 +1,363 @@
+// conn.c: connection lifecycle shared by every stream kind: buffers, the TLS byte filter between
+// the socket and the XML parser, output batching, stream errors and deadlines.
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "dna/pkix.h"
+#include "router/internal.h"
+
+#define MAX_PIN (1u << 20) // plaintext decrypted but not yet parsed
+
+static const rt_xs_cbs_t *cbs_for(rt_conn_kind_t kind) {
+    switch (kind) {
+    case RT_CONN_S2S_IN:
+        return &rt_sin_cbs;
+    case RT_CONN_S2S_OUT:
+        return &rt_sout_cbs;
+    case RT_CONN_COMP:
+        return &rt_comp_cbs;
+    }
+    return NULL;
+}
+
+rt_conn_t *rt_conn_new(rt_worker_t *w, rt_conn_kind_t kind, int fd) {
+    rt_conn_t *c = core_xcalloc(1, sizeof(*c));
+    c->w = w;
+    c->id = ++w->next_conn_id;
+    c->kind = kind;
+    c->fd = fd;
+    c->op_recv.kind = RT_OP_RECV;
+    c->op_recv.owner = c;
+    c->op_send.kind = RT_OP_SEND;
+    c->op_send.owner = c;
+    c->op_connect.kind = RT_OP_CONNECT;
+    c->op_connect.owner = c;
+    c->rxbuf = core_xmalloc(RT_RX_BUF);
+    c->last_rx_ms = w->now_ms;
+    c->dom_idx = SIZE_MAX;
+    snprintf(c->peer_text, sizeof(c->peer_text), "-");
+    rt_xs_limits_t lim;
+    rt_xs_limits_default(&lim);
+    lim.max_stanza_bytes = w->rt->conf->max_stanza_size;
+    c->xs = rt_xs_new(&lim, cbs_for(kind), c);
+    c->next = w->conns;
+    if (w->conns != NULL) {
+        w->conns->prev = c;
+    }
+    w->conns = c;
+    if (kind == RT_CONN_S2S_IN) {
+        rt_stat_inc(&w->stats, RT_STAT_STREAMS_IN);
+    } else if (kind == RT_CONN_S2S_OUT) {
+        rt_stat_inc(&w->stats, RT_STAT_STREAMS_OUT);
+    } else {
+        rt_stat_inc(&w->stats, RT_STAT_STREAMS_COMPONENT);
+    }
+    return c;
+}
+
+void rt_conn_free(rt_conn_t *c) {
+    if (c == NULL) {
+        return;
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    rt_xs_free(c->xs);
+    rt_tls_conn_cleanup(&c->tls);
+    core_buf_cleanup(&c->wbuf);
+    core_buf_cleanup(&c->sending);
+    core_buf_cleanup(&c->pout);
+    core_buf_cleanup(&c->pin);
+    free(c->rxbuf);
+    free(c->pairs);
+    free(c->addrs);
+    while (c->q_head != NULL) {
+        rt_msg_t *m = c->q_head;
+        c->q_head = m->next;
+        rt_msg_free(m);
+    }
+    while (c->verifies != NULL) {
+        rt_out_verify_t *v = c->verifies;
+        c->verifies = v->next;
+        free(v);
+    }
+    free(c);
+}
+
+void rt_conn_mark_dirty(rt_conn_t *c) {
+    if (!c->in_dirty_list) {
+        c->in_dirty_list = true;
+        c->dirty_next = c->w->dirty;
+        c->w->dirty = c;
+    }
+}
+
+void rt_conn_write(rt_conn_t *c, const void *data, size_t len) {
+    if (c->closing || c->fd < 0) {
+        return;
+    }
+    core_buf_append(c->tls_on ? &c->pout : &c->wbuf, data, len);
+    rt_conn_mark_dirty(c);
+}
+
+void rt_conn_write_str(rt_conn_t *c, const char *s) {
+    rt_conn_write(c, s, strlen(s));
+}
+
+void rt_conn_write_bld(rt_conn_t *c, const core_bld_t *b) {
+    rt_conn_write(c, b->data, b->len);
+}
+
+// rt_conn_flush seals pending plaintext into TLS records: one pass per loop iteration, so many
+// stanzas share a record (DESIGN.md "Bytes on the wire").
+void rt_conn_flush(rt_conn_t *c) {
+    if (c->tls_on && c->tls.handshake_done && core_buf_len(&c->pout) > 0) {
+        if (rt_tls_conn_seal(&c->tls, core_buf_head(&c->pout), core_buf_len(&c->pout), &c->wbuf) !=
+            RC_OK) {
+            CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_TLS, "w%u c%lu %s: TLS write failed", c->w->idx,
+                     (unsigned long)c->id, c->peer_text);
+            core_buf_consume(&c->pout, core_buf_len(&c->pout));
+            rt_conn_close(c);
+            return;
+        }
+        core_buf_consume(&c->pout, core_buf_len(&c->pout));
+        core_buf_shrink(&c->pout, 65536);
+    }
+}
+
+void rt_conn_release_unauth(rt_conn_t *c) {
+    if (c->counted_unauth) {
+        atomic_fetch_sub(&c->w->rt->unauth[c->unauth_slot], 1);
+        c->counted_unauth = false;
+    }
+}
+
+void rt_conn_close(rt_conn_t *c) {
+    if (c->closing) {
+        return;
+    }
+    c->closing = true;
+    rt_conn_release_unauth(c);
+    switch (c->kind) {
+    case RT_CONN_S2S_IN:
+        rt_sin_closed(c);
+        rt_stat_add(&c->w->stats, RT_STAT_STREAMS_IN, -1);
+        break;
+    case RT_CONN_S2S_OUT:
+        rt_sout_closed(c);
+        rt_stat_add(&c->w->stats, RT_STAT_STREAMS_OUT, -1);
+        break;
+    case RT_CONN_COMP:
+        rt_comp_closed(c);
+        rt_stat_add(&c->w->stats, RT_STAT_STREAMS_COMPONENT, -1);
+        break;
+    }
+    if (c->fd >= 0) {
+        // Wake every op still in flight on this fd; the connection is freed after the last one.
+        shutdown(c->fd, SHUT_RDWR);
+        if (c->ops_in_flight > 0) {
+            struct io_uring_sqe *sqe = io_uring_get_sqe(&c->w->ring);
+            if (sqe == NULL) {
+                io_uring_submit(&c->w->ring);
+                sqe = io_uring_get_sqe(&c->w->ring);
+            }
+            if (sqe != NULL) {
+                io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+                io_uring_sqe_set_data(sqe, NULL);
+            }
+        }
+    }
+}
+
+void rt_conn_end_stream(rt_conn_t *c) {
+    if (c->closing || c->close_after_flush) {
+        return;
+    }
+    rt_conn_write_str(c, "</stream:stream>");
+    rt_conn_flush(c);
+    if (c->tls_on && c->tls.handshake_done) {
+        rt_tls_conn_shutdown(&c->tls, &c->wbuf);
+    }
+    c->close_after_flush = true;
+    c->deadline_ms = c->w->now_ms + 2000; // do not wait for a slow reader forever
+    rt_conn_mark_dirty(c);
+}
+
+void rt_conn_stream_error(rt_conn_t *c, const char *cond, const char *text) {
+    if (c->closing || c->close_after_flush) {
+        return;
+    }
+    CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_XML, "w%u c%lu %s: closing stream with <%s/>%s%s",
+             c->w->idx, (unsigned long)c->id, c->peer_text, cond, text ? ": " : "",
+             text ? text : "");
+    rt_stat_inc(&c->w->stats, RT_STAT_STREAM_ERRORS_SENT);
+    core_bld_t b;
+    core_bld_init(&b, 4096);
+    core_bld_add_str(&b, "<stream:error><");
+    core_bld_add_str(&b, cond);
+    core_bld_add_str(&b, " xmlns='" RT_XS_NS_STREAM_ERRORS "'/>");
+    if (text != NULL) {
+        core_bld_add_str(&b, "<text xmlns='" RT_XS_NS_STREAM_ERRORS "'>");
+        core_bld_add_xml_text(&b, text, strlen(text));
+        core_bld_add_str(&b, "</text>");
+    }
+    core_bld_add_str(&b, "</stream:error>");
+    if (core_bld_finish(&b) == RC_OK) {
+        rt_conn_write_bld(c, &b);
+    }
+    core_bld_cleanup(&b);
+    rt_conn_end_stream(c);
+}
+
+void rt_conn_new_stream_id(rt_conn_t *c) {
+    uint8_t rnd[RT_STREAM_ID_LEN / 2];
+    RAND_bytes(rnd, sizeof(rnd));
+    core_hex_encode(c->stream_id, rnd, sizeof(rnd));
+}
+
+rc_t rt_conn_start_tls(rt_conn_t *c, bool server, const char *cert_domain) {
+    rc_t rc;
+    if (server) {
+        rc = rt_tls_conn_server(c->w->rt->tls, &c->tls, cert_domain);
+    } else {
+        rc = rt_tls_conn_client(c->w->rt->tls, &c->tls, c->local, c->remote, c->direct_tls);
+    }
+    if (rc != RC_OK) {
+        return rc;
+    }
+    c->tls_on = true;
+    c->tls_ready = false;
+    if (!server) {
+        rc = rt_tls_conn_start(&c->tls, &c->wbuf);
+        rt_conn_mark_dirty(c);
+    }
+    return rc;
+}
+
+// rt_conn_peer_proves: the peer's TLS chain validated and its certificate names |domain|.
+bool rt_conn_peer_proves(rt_conn_t *c, const char *domain) {
+    if (!c->tls_on || !c->tls.peer_chain_ok || c->tls.peer_leaf == NULL) {
+        return false;
+    }
+    dna_pkix_opts_t opts = {.cn_fallback = c->w->rt->conf->cn_fallback};
+    return dna_pkix_match(c->tls.peer_leaf, domain, &opts) == RC_OK;
+}
+
+static void on_tls_ready(rt_conn_t *c) {
+    c->tls_ready = true;
+    rt_stat_inc(&c->w->stats, c->kind == RT_CONN_S2S_IN ? RT_STAT_TLS_HANDSHAKES_IN
+                                                        : RT_STAT_TLS_HANDSHAKES_OUT);
+    const SSL_CIPHER *ciph = SSL_get_current_cipher(c->tls.ssl);
+    CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_TLS, "w%u c%lu %s: TLS %s %s, peer certificate: %s",
+             c->w->idx, (unsigned long)c->id, c->peer_text, SSL_get_version(c->tls.ssl),
+             ciph ? SSL_CIPHER_get_name(ciph) : "?",
+             c->tls.peer_leaf == NULL ? "none"
+             : c->tls.peer_chain_ok   ? "chain valid"
+                                      : c->tls.verify_err);
+    if (c->kind == RT_CONN_S2S_OUT) {
+        rt_sout_tls_ready(c);
+    }
+}
+
+// feed_xml parses plaintext; a callback may stop the parser to switch layers (STARTTLS) or to
+// restart the stream (SASL success). Returns the bytes that must go to TLS instead.
+static size_t feed_xml(rt_conn_t *c, const uint8_t *data, size_t len) {
+    while (len > 0 && !c->closing && !c->close_after_flush) {
+        bool tls_before = c->tls_on;
+        size_t used = 0;
+        rc_t rc = rt_xs_feed(c->xs, data, len, &used);
+        if (rc != RC_OK) {
+            rt_conn_stream_error(c, rt_xs_error_condition(rc), rc_str(rc));
+            return 0;
+        }
+        data += used;
+        len -= used;
+        if (!tls_before && c->tls_on) {
+            return len; // the rest belongs to the TLS layer
+        }
+        if (used == 0) {
+            break;
+        }
+    }
+    return 0;
+}
+
+void rt_conn_on_recv(rt_conn_t *c, const uint8_t *data, size_t len) {
+    if (c->close_after_flush) {
+        return; // after our </stream:stream> we only wait for the peer to go
+    }
+    if (!c->tls_on) {
+        size_t rest = feed_xml(c, data, len);
+        if (rest == 0 || c->closing) {
+            return;
+        }
+        data += len - rest;
+        len = rest;
+    }
+    bool was_done = c->tls.handshake_done;
+    rc_t rc = rt_tls_conn_input(&c->tls, data, len, &c->pin, MAX_PIN, &c->wbuf);
+    rt_conn_mark_dirty(c);
+    if (rc == RC_TLS) {
+        unsigned long e = ERR_peek_last_error();
+        char buf[128];
+        ERR_error_string_n(e, buf, sizeof(buf));
+        CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_TLS, "w%u c%lu %s: TLS failed: %s", c->w->idx,
+                 (unsigned long)c->id, c->peer_text, buf);
+        ERR_clear_error();
+        rt_conn_close(c); // RFC 6120 §5.4.3.2: close TCP without a stream error
+        return;
+    }
+    if (!was_done && c->tls.handshake_done) {
+        on_tls_ready(c);
+    }
+    if (core_buf_len(&c->pin) > 0) {
+        size_t n = core_buf_len(&c->pin);
+        size_t rest = feed_xml(c, core_buf_head(&c->pin), n);
+        (void)rest;
+        core_buf_consume(&c->pin, core_buf_len(&c->pin));
+        core_buf_shrink(&c->pin, 65536);
+    }
+    if (rc == RC_CLOSED && !c->closing) {
+        rt_conn_close(c);
+    }
+}
+
+void rt_conn_tick(rt_conn_t *c) {
+    uint64_t now = c->w->now_ms;
+    if (c->deadline_ms != 0 && now >= c->deadline_ms) {
+        c->deadline_ms = 0;
+        if (c->close_after_flush) {
+            rt_conn_close(c);
+            return;
+        }
+        switch (c->kind) {
+        case RT_CONN_S2S_IN:
+            rt_sin_timeout(c);
+            break;
+        case RT_CONN_S2S_OUT:
+            rt_sout_timeout(c);
+            break;
+        case RT_CONN_COMP:
+            rt_comp_timeout(c);
+            break;
+        }
+        return;
+    }
+    uint32_t idle = c->w->rt->conf->idle_timeout_s;
+    if (c->kind != RT_CONN_COMP && idle > 0 && now - c->last_rx_ms > (uint64_t)idle * 1000u &&
+        !c->close_after_flush && c->q_head == NULL) {
+        CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_S2S, "w%u c%lu %s: closing idle stream", c->w->idx,
+                 (unsigned long)c->id, c->peer_text);
+        if (c->kind == RT_CONN_S2S_OUT) {
+            rt_sout_closed(c); // forget the pair before the close so new stanzas open a new stream
+        }
+        rt_conn_end_stream(c);
+    }
+}

@@ -1,0 +1,316 @@
+// internal.h: the daemon's private types (router/ only; never included outside router/).
+//
+// Ownership model (DESIGN.md "Threads and ownership"):
+// - N workers, each owning one io_uring and every connection it accepted or opened. A connection
+//   never migrates; nothing on the data path takes a lock.
+// - A hosted domain's component lives on one worker; rt_router_t.comp_worker[] (atomic, indexed
+//   like conf->domains) says which. An outbound s2s stream for (local L, remote R) lives on the
+//   worker rt_route_owner(R).
+// - Work for another worker travels as an rt_msg_t through that worker's inbox (a mutex-protected
+//   list plus an eventfd doorbell). Messages are batched per target worker and handed over once
+//   per loop iteration. A message has exactly one owner: the sender gives it up when it posts it.
+#ifndef RT_ROUTER_INTERNAL_H
+#define RT_ROUTER_INTERNAL_H
+
+#include <liburing.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dna/dbkey.h"
+#include "dna/domain.h"
+#include "router/conf.h"
+#include "router/core/bytes.h"
+#include "router/core/log.h"
+#include "router/dns.h"
+#include "router/stats.h"
+#include "router/tls.h"
+#include "router/xml_stream.h"
+
+typedef struct rt_router rt_router_t;
+typedef struct rt_worker rt_worker_t;
+typedef struct rt_conn rt_conn_t;
+typedef struct rt_msg rt_msg_t;
+
+// ---- io_uring operations -------------------------------------------------------------------
+// Every SQE's user_data is an rt_op_t * (STYLE.md §6.2); user_data 0 marks CQEs to ignore
+// (cancel requests).
+typedef enum rt_op_kind {
+    RT_OP_ACCEPT = 1,
+    RT_OP_RECV,
+    RT_OP_SEND,
+    RT_OP_CONNECT,
+    RT_OP_TIMER,
+    RT_OP_INBOX,
+    RT_OP_DNS_POLL,
+} rt_op_kind_t;
+
+typedef struct rt_op {
+    rt_op_kind_t kind;
+    void *owner;
+} rt_op_t;
+
+// ---- cross-worker messages -------------------------------------------------------------------
+typedef enum rt_msg_kind {
+    RT_MSG_STANZA = 1, // route this stanza (deliver to a component or send over s2s)
+    RT_MSG_VERIFY_REQ, // send a db:verify for (ldom=receiving, rdom=originating) to rdom's server
+    RT_MSG_VERIFY_RES, // the answer for an inbound stream's pending db:result
+} rt_msg_kind_t;
+
+typedef enum rt_verdict {
+    RT_VERDICT_VALID = 1,
+    RT_VERDICT_INVALID,
+    RT_VERDICT_ERROR,
+} rt_verdict_t;
+
+// One allocation: the struct, then every string and the raw bytes. Strings are NUL-terminated;
+// NULL when absent.
+struct rt_msg {
+    rt_msg_t *next;
+    rt_msg_kind_t kind;
+    uint64_t enq_ms;
+    // Stanza: top-level name, addressing attributes, normalised domains of from/to.
+    const char *name;
+    const char *from;
+    const char *to;
+    const char *id;
+    const char *type;
+    const char *fdom; // domain of 'from' (stanza) / receiving domain (verify: our hosted domain)
+    const char *tdom; // domain of 'to' (stanza) / originating domain (verify: the remote domain)
+    // Verify request/answer.
+    const char *stream_id;
+    const char *key;
+    uint32_t reply_worker;
+    uint64_t reply_conn;
+    rt_verdict_t verdict;
+    const char *error_cond; // with RT_VERDICT_ERROR
+    const uint8_t *raw;
+    size_t raw_len;
+    size_t size; // bytes of this allocation, for queue budgets
+};
+
+// rt_msg_stanza_new copies a stanza (|raw| plus its addressing) into one owned message.
+rt_msg_t *rt_msg_stanza_new(const char *name, const char *from, const char *to, const char *id,
+                            const char *type, const char *fdom, const char *tdom,
+                            const uint8_t *raw, size_t raw_len);
+// rt_msg_verify_new builds a VERIFY_REQ or VERIFY_RES message.
+rt_msg_t *rt_msg_verify_new(rt_msg_kind_t kind, const char *local, const char *remote,
+                            const char *stream_id, const char *key, uint32_t reply_worker,
+                            uint64_t reply_conn, rt_verdict_t verdict, const char *error_cond);
+void rt_msg_free(rt_msg_t *m);
+
+// ---- connections -------------------------------------------------------------------------------
+typedef enum rt_conn_kind {
+    RT_CONN_S2S_IN = 1,
+    RT_CONN_S2S_OUT,
+    RT_CONN_COMP,
+} rt_conn_kind_t;
+
+#define RT_RX_BUF 16384
+#define RT_MAX_PAIRS 64       // domain pairs per inbound stream
+#define RT_MAX_PENDING_DB 16  // pending db:result per inbound stream
+#define RT_STREAM_ID_LEN 32
+
+typedef enum rt_pair_state {
+    RT_PAIR_PENDING = 1,
+    RT_PAIR_VALID,
+} rt_pair_state_t;
+
+// A domain pair on an inbound stream: remote sender -> local target.
+typedef struct rt_in_pair {
+    char remote[DNA_DOMAIN_MAX];
+    char local[DNA_DOMAIN_MAX];
+    rt_pair_state_t state;
+} rt_in_pair_t;
+
+// A db:verify this outbound stream carries for an inbound stream on some worker.
+typedef struct rt_out_verify {
+    struct rt_out_verify *next;
+    char stream_id[RT_STREAM_ID_LEN + 8];
+    char key[DNA_DBKEY_HEX_LEN + 1];
+    uint32_t reply_worker;
+    uint64_t reply_conn;
+    bool sent;
+} rt_out_verify_t;
+
+struct rt_conn {
+    rt_worker_t *w;
+    uint64_t id;
+    rt_conn_kind_t kind;
+    int fd;
+    rt_conn_t *prev, *next;       // worker's connection list
+    rt_conn_t *dirty_next;        // worker's list of connections with output to flush
+    rt_conn_t *hash_next;         // worker's outbound (L,R) table
+    rt_op_t op_recv, op_send, op_connect;
+    uint32_t ops_in_flight;
+    bool in_dirty_list;
+    bool recv_armed;
+    bool send_armed;
+    bool closing;         // no more input is processed; freed when no op is in flight
+    bool close_after_flush;
+    bool counted_unauth;  // holds a slot in the per-address unauthenticated table
+    uint32_t unauth_slot;
+    struct sockaddr_storage peer;
+    char peer_text[64];
+    uint8_t *rxbuf;
+    core_buf_t wbuf;    // bytes ready to send (ciphertext when TLS is on)
+    core_buf_t sending; // bytes handed to the kernel
+    core_buf_t pout;    // plaintext waiting to be sealed (TLS on)
+    core_buf_t pin;     // plaintext waiting for the XML parser (TLS on)
+    bool tls_on;
+    bool tls_ready;     // handshake finished and handled
+    bool direct_tls;
+    rt_tls_conn_t tls;
+    rt_xs_t *xs;
+    uint64_t deadline_ms;   // 0: none
+    uint64_t last_rx_ms;
+    char stream_id[RT_STREAM_ID_LEN + 1]; // ours (inbound/component) or the peer's (outbound)
+    int state;              // rt_sin_state_t / rt_sout_state_t / rt_comp_state_t
+
+    // Inbound s2s.
+    char hdr_to[DNA_DOMAIN_MAX];   // local domain the peer asked for
+    char hdr_from[DNA_DOMAIN_MAX]; // peer's asserted domain (post-TLS header only)
+    bool sasl_done;
+    rt_in_pair_t *pairs;
+    size_t num_pairs;
+    size_t num_pending_db;
+
+    // Outbound s2s: pair (local, remote).
+    char local[DNA_DOMAIN_MAX];
+    char remote[DNA_DOMAIN_MAX];
+    rt_dns_addr_t *addrs;
+    size_t num_addrs;
+    size_t addr_idx;
+    bool ever_connected;
+    bool feat_starttls, feat_external, feat_dialback, feat_db_errors;
+    bool tried_external;
+    uint64_t establish_deadline_ms;
+    rt_msg_t *q_head, *q_tail; // stanzas waiting for the stream
+    size_t q_bytes;
+    rt_out_verify_t *verifies;
+
+    // Component.
+    size_t dom_idx; // index into conf->domains
+};
+
+// ---- workers and the router ----------------------------------------------------------------------
+typedef struct rt_listener {
+    rt_op_t op;
+    rt_worker_t *w;
+    int fd;
+    rt_conn_kind_t kind;
+    bool direct_tls;
+    bool armed;
+} rt_listener_t;
+
+typedef struct rt_dns_watch {
+    rt_op_t op;
+    struct rt_dns_watch *next;
+    int fd;
+    bool want_r, want_w;
+    bool armed;
+    bool removing;
+} rt_dns_watch_t;
+
+#define RT_OUT_BUCKETS 1024
+
+struct rt_worker {
+    rt_router_t *rt;
+    uint32_t idx;
+    pthread_t thread;
+    struct io_uring ring;
+    rt_stats_t stats;
+    uint64_t now_ms;
+    uint64_t next_conn_id;
+    rt_conn_t *conns;
+    rt_conn_t *dirty;
+    rt_listener_t *listeners;
+    size_t num_listeners;
+    rt_op_t op_timer;
+    struct __kernel_timespec timer_ts;
+    rt_op_t op_inbox;
+    int efd;
+    uint64_t efd_val;
+    pthread_mutex_t inbox_lock;
+    rt_msg_t *inbox_head, *inbox_tail;
+    rt_msg_t **outbox_head, **outbox_tail; // per target worker, flushed once per iteration
+    rt_dns_t *dns;
+    rt_dns_watch_t *dns_watches;
+    rt_conn_t **comp_by_domain; // [conf->num_domains]: this worker's bound component
+    rt_conn_t *out_table[RT_OUT_BUCKETS];
+    bool stopping;
+    uint64_t stop_deadline_ms;
+};
+
+struct rt_router {
+    const rt_conf_t *conf;
+    rt_tls_t *tls;
+    dna_dbkey_secret_t db_secret;
+    rt_worker_t *workers;
+    uint32_t num_workers;
+    _Atomic int32_t *comp_worker; // [conf->num_domains]: worker serving the component, -1 none
+    _Atomic uint32_t unauth[4096]; // unauthenticated inbound connections per address hash
+    atomic_bool stop;
+};
+
+// ---- functions shared inside router/ ---------------------------------------------------------------
+uint64_t rt_now_ms(void);
+
+// loop.c
+int rt_worker_run(rt_worker_t *w);
+void rt_worker_post(rt_worker_t *from, uint32_t to, rt_msg_t *m); // takes |m|
+void rt_worker_dns_watch(void *loop_ctx, int fd, bool r, bool w);
+void rt_conn_start_connect(rt_conn_t *c);
+
+// conn.c
+rt_conn_t *rt_conn_new(rt_worker_t *w, rt_conn_kind_t kind, int fd);
+void rt_conn_write(rt_conn_t *c, const void *data, size_t len);
+void rt_conn_write_str(rt_conn_t *c, const char *s);
+void rt_conn_write_bld(rt_conn_t *c, const core_bld_t *b);
+void rt_conn_mark_dirty(rt_conn_t *c);
+void rt_conn_flush(rt_conn_t *c);
+void rt_conn_on_connected(rt_conn_t *c);
+void rt_conn_on_recv(rt_conn_t *c, const uint8_t *data, size_t len);
+void rt_conn_close(rt_conn_t *c);
+void rt_conn_end_stream(rt_conn_t *c); // </stream:stream>, close_notify, close after flush
+void rt_conn_stream_error(rt_conn_t *c, const char *cond, const char *text);
+rc_t rt_conn_start_tls(rt_conn_t *c, bool server, const char *cert_domain);
+void rt_conn_new_stream_id(rt_conn_t *c);
+void rt_conn_tick(rt_conn_t *c);
+void rt_conn_release_unauth(rt_conn_t *c);
+bool rt_conn_peer_proves(rt_conn_t *c, const char *domain);
+void rt_conn_free(rt_conn_t *c);
+
+// s2s_in.c
+extern const rt_xs_cbs_t rt_sin_cbs;
+void rt_sin_accepted(rt_conn_t *c);
+void rt_sin_timeout(rt_conn_t *c);
+void rt_sin_verify_result(rt_worker_t *w, rt_msg_t *m);
+void rt_sin_closed(rt_conn_t *c);
+
+// s2s_out.c
+extern const rt_xs_cbs_t rt_sout_cbs;
+void rt_sout_submit(rt_worker_t *w, rt_msg_t *m);      // takes |m| (stanza or verify request)
+void rt_sout_connected(rt_conn_t *c, int res);
+void rt_sout_tls_ready(rt_conn_t *c);
+void rt_sout_timeout(rt_conn_t *c);
+void rt_sout_closed(rt_conn_t *c);
+void rt_sout_fail_all(rt_worker_t *w);
+
+// comp.c
+extern const rt_xs_cbs_t rt_comp_cbs;
+void rt_comp_accepted(rt_conn_t *c);
+void rt_comp_timeout(rt_conn_t *c);
+void rt_comp_deliver(rt_worker_t *w, rt_msg_t *m); // takes |m|
+void rt_comp_closed(rt_conn_t *c);
+
+// route.c
+uint32_t rt_route_owner(const rt_router_t *rt, const char *domain);
+void rt_route_stanza(rt_worker_t *w, rt_msg_t *m); // takes |m|
+void rt_route_bounce(rt_worker_t *w, rt_msg_t *m, const char *cond, const char *etype); // takes |m|
+RT_MUSTCHECK rc_t rt_route_jid_domain(const char *jid, char *out, size_t out_cap);
+void rt_route_msg(rt_worker_t *w, rt_msg_t *m); // dispatch of an inbox message; takes |m|
+
+#endif

@@ -1,0 +1,271 @@
+// main.c: fedrouter's entry point: configuration, TLS, workers, metrics, signals.
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "router/internal.h"
+#include "router/metrics.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: fedrouter -c FILE [-t]\n"
+               "  -c FILE   configuration file (see tools/fedrouter.conf.sample)\n"
+               "  -t        check the configuration and exit\n"
+               "  -h        this help\n");
+}
+
+static int open_listener(const rt_conf_addr_t *a, char *err, size_t err_len) {
+    int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0) {
+        snprintf(err, err_len, "socket: %s", strerror(errno));
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&a->sa, a->sa_len) != 0 || listen(fd, 1024) != 0) {
+        snprintf(err, err_len, "cannot listen on %s: %s", a->text, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void *worker_main(void *arg) {
+    rt_worker_t *w = arg;
+    rt_worker_run(w);
+    return NULL;
+}
+
+static rc_t worker_init(rt_router_t *rt, rt_worker_t *w, uint32_t idx, char *err,
+                        size_t err_len) {
+    const rt_conf_t *conf = rt->conf;
+    w->rt = rt;
+    w->idx = idx;
+    w->op_timer.kind = RT_OP_TIMER;
+    w->op_timer.owner = w;
+    w->op_inbox.kind = RT_OP_INBOX;
+    w->op_inbox.owner = w;
+    w->efd = -1;
+    pthread_mutex_init(&w->inbox_lock, NULL);
+    int r = io_uring_queue_init(4096, &w->ring, 0);
+    if (r < 0) {
+        snprintf(err, err_len, "io_uring_queue_init: %s", strerror(-r));
+        return RC_EINVAL;
+    }
+    w->efd = eventfd(0, EFD_CLOEXEC);
+    if (w->efd < 0) {
+        snprintf(err, err_len, "eventfd: %s", strerror(errno));
+        return RC_EINVAL;
+    }
+    w->outbox_head = core_xcalloc(rt->num_workers, sizeof(rt_msg_t *));
+    w->outbox_tail = core_xcalloc(rt->num_workers, sizeof(rt_msg_t *));
+    w->comp_by_domain = core_xcalloc(conf->num_domains ? conf->num_domains : 1, sizeof(rt_conn_t *));
+    size_t n = conf->num_s2s_listen + conf->num_s2s_listen_tls + conf->num_comp_listen;
+    w->listeners = core_xcalloc(n ? n : 1, sizeof(rt_listener_t));
+    struct {
+        const rt_conf_addr_t *addrs;
+        size_t num;
+        rt_conn_kind_t kind;
+        bool tls;
+    } groups[] = {
+        {conf->s2s_listen, conf->num_s2s_listen, RT_CONN_S2S_IN, false},
+        {conf->s2s_listen_tls, conf->num_s2s_listen_tls, RT_CONN_S2S_IN, true},
+        {conf->comp_listen, conf->num_comp_listen, RT_CONN_COMP, false},
+    };
+    for (size_t g = 0; g < RT_ARRAY_LEN(groups); g++) {
+        for (size_t i = 0; i < groups[g].num; i++) {
+            rt_listener_t *l = &w->listeners[w->num_listeners];
+            l->fd = open_listener(&groups[g].addrs[i], err, err_len);
+            if (l->fd < 0) {
+                return RC_EINVAL;
+            }
+            l->w = w;
+            l->op.kind = RT_OP_ACCEPT;
+            l->op.owner = l;
+            l->kind = groups[g].kind;
+            l->direct_tls = groups[g].tls;
+            w->num_listeners++;
+        }
+    }
+    rt_dns_conf_t dc = {
+        .servers = conf->resolver,
+        .routes = conf->routes,
+        .num_routes = conf->num_routes,
+        .timeout_ms = 2000,
+        .tries = 2,
+        .cache_max = 4096,
+    };
+    w->dns = rt_dns_new(&dc, rt_worker_dns_watch, w);
+    if (w->dns == NULL) {
+        snprintf(err, err_len, "cannot start the DNS resolver");
+        return RC_EINVAL;
+    }
+    return RC_OK;
+}
+
+static void worker_cleanup(rt_worker_t *w) {
+    rt_dns_free(w->dns);
+    // The ring goes first: nothing the kernel still holds may be freed before it.
+    if (w->ring.ring_fd > 0) {
+        io_uring_queue_exit(&w->ring);
+    }
+    while (w->conns != NULL) {
+        rt_conn_t *c = w->conns;
+        w->conns = c->next;
+        rt_conn_free(c);
+    }
+    while (w->dns_watches != NULL) {
+        rt_dns_watch_t *d = w->dns_watches;
+        w->dns_watches = d->next;
+        free(d);
+    }
+    for (size_t i = 0; i < w->num_listeners; i++) {
+        close(w->listeners[i].fd);
+    }
+    for (uint32_t i = 0; w->outbox_head != NULL && i < w->rt->num_workers; i++) {
+        while (w->outbox_head[i] != NULL) {
+            rt_msg_t *m = w->outbox_head[i];
+            w->outbox_head[i] = m->next;
+            rt_msg_free(m);
+        }
+    }
+    while (w->inbox_head != NULL) {
+        rt_msg_t *m = w->inbox_head;
+        w->inbox_head = m->next;
+        rt_msg_free(m);
+    }
+    free(w->outbox_head);
+    free(w->outbox_tail);
+    free(w->comp_by_domain);
+    free(w->listeners);
+    if (w->efd >= 0) {
+        close(w->efd);
+    }
+    pthread_mutex_destroy(&w->inbox_lock);
+}
+
+int main(int argc, char **argv) {
+    const char *conf_path = NULL;
+    bool check_only = false;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+        switch (opt) {
+        case 'c':
+            conf_path = optarg;
+            break;
+        case 't':
+            check_only = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (conf_path == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    char err[512] = "";
+    rt_conf_t *conf = NULL;
+    if (rt_conf_load(conf_path, &conf, err, sizeof(err)) != RC_OK) {
+        fprintf(stderr, "fedrouter: %s\n", err);
+        return 1;
+    }
+    core_log_set_level((core_log_level_t)conf->log_level);
+    int status = 1;
+    rt_router_t rt = {.conf = conf};
+    rt_metrics_t *metrics = NULL;
+    rt_stats_t **blocks = NULL;
+    uint32_t started = 0;
+    rt.tls = rt_tls_new(conf, err, sizeof(err));
+    if (rt.tls == NULL) {
+        fprintf(stderr, "fedrouter: %s\n", err);
+        goto out;
+    }
+    if (check_only) {
+        printf("fedrouter: configuration %s is valid\n", conf_path);
+        status = 0;
+        goto out;
+    }
+    dna_dbkey_secret_init(&rt.db_secret, conf->dialback_secret, strlen(conf->dialback_secret));
+    rt.num_workers = conf->workers;
+    rt.workers = core_xcalloc(rt.num_workers, sizeof(rt_worker_t));
+    rt.comp_worker = core_xcalloc(conf->num_domains ? conf->num_domains : 1, sizeof(*rt.comp_worker));
+    for (size_t i = 0; i < conf->num_domains; i++) {
+        atomic_init(&rt.comp_worker[i], -1);
+    }
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    for (uint32_t i = 0; i < rt.num_workers; i++) {
+        if (worker_init(&rt, &rt.workers[i], i, err, sizeof(err)) != RC_OK) {
+            fprintf(stderr, "fedrouter: %s\n", err);
+            goto out;
+        }
+    }
+    blocks = core_xcalloc(rt.num_workers, sizeof(rt_stats_t *));
+    for (uint32_t i = 0; i < rt.num_workers; i++) {
+        blocks[i] = &rt.workers[i].stats;
+    }
+    if (conf->metrics_enabled) {
+        metrics = rt_metrics_start((const struct sockaddr *)&conf->metrics_listen.sa,
+                                   conf->metrics_listen.sa_len, blocks, rt.num_workers);
+        if (metrics == NULL) {
+            fprintf(stderr, "fedrouter: cannot serve metrics on %s\n", conf->metrics_listen.text);
+            goto out;
+        }
+    }
+    for (; started < rt.num_workers; started++) {
+        if (pthread_create(&rt.workers[started].thread, NULL, worker_main, &rt.workers[started]) != 0) {
+            fprintf(stderr, "fedrouter: cannot start worker threads\n");
+            atomic_store(&rt.stop, true);
+            goto join;
+        }
+    }
+    CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN,
+             "fedrouter started: %u workers, %zu hosted domains, %zu s2s listeners, %zu component "
+             "listeners",
+             rt.num_workers, conf->num_domains, conf->num_s2s_listen + conf->num_s2s_listen_tls,
+             conf->num_comp_listen);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "signal %d: stopping", sig);
+    atomic_store(&rt.stop, true);
+    status = 0;
+join:
+    for (uint32_t i = 0; i < started; i++) {
+        uint64_t one = 1;
+        ssize_t wr = write(rt.workers[i].efd, &one, sizeof(one));
+        (void)wr;
+    }
+    for (uint32_t i = 0; i < started; i++) {
+        pthread_join(rt.workers[i].thread, NULL);
+    }
+out:
+    rt_metrics_stop(metrics);
+    for (uint32_t i = 0; rt.workers != NULL && i < rt.num_workers; i++) {
+        worker_cleanup(&rt.workers[i]);
+    }
+    free(blocks);
+    free(rt.workers);
+    free(rt.comp_worker);
+    rt_tls_free(rt.tls);
+    rt_conf_free(conf);
+    if (status == 0 && !check_only) {
+        CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "stopped");
+    }
+    return status;
+}

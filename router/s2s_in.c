@@ -1,0 +1,498 @@
+// s2s_in.c: inbound s2s streams (we are the receiving and the authoritative server).
+//
+// STARTTLS (required by default) -> SASL EXTERNAL when the peer's certificate proves the domain of
+// its header 'from' (XEP-0178), else Server Dialback (XEP-0220): every db:result adds one
+// (remote, local) pair, verified through a db:verify sent to the remote domain's authoritative
+// server over our outbound stream to it. db:verify requests are answered on any stream, even one
+// that is not authenticated yet (SPEC.md RTR-13a), statelessly from the XEP-0185 secret.
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dna/dbkey.h"
+#include "router/internal.h"
+
+typedef enum rt_sin_state {
+    RT_SIN_WAIT_HEADER = 0,
+    RT_SIN_OPEN,
+} rt_sin_state_t;
+
+#define LOGI(lvl, c, fmt, ...)                                                                     \
+    CORE_LOG(lvl, CORE_LOG_SRC_S2S, "w%u c%lu %s in: " fmt, (c)->w->idx, (unsigned long)(c)->id,  \
+             (c)->peer_text, __VA_ARGS__)
+
+static uint32_t addr_slot(const struct sockaddr_storage *ss) {
+    uint32_t h = 2166136261u;
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    if (ss->ss_family == AF_INET) {
+        p = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+        n = 4;
+    } else if (ss->ss_family == AF_INET6) {
+        p = (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+        n = 16;
+    }
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return h & 4095u;
+}
+
+void rt_sin_accepted(rt_conn_t *c) {
+    rt_router_t *rt = c->w->rt;
+    c->state = RT_SIN_WAIT_HEADER;
+    c->deadline_ms = c->w->now_ms + (uint64_t)rt->conf->auth_timeout_s * 1000u;
+    c->unauth_slot = addr_slot(&c->peer);
+    uint32_t before = atomic_fetch_add(&rt->unauth[c->unauth_slot], 1);
+    c->counted_unauth = true;
+    if (before >= rt->conf->max_unauth_per_ip) {
+        rt_stat_inc(&c->w->stats, RT_STAT_UNAUTH_REFUSED);
+        LOGI(CORE_LOG_WARN, c, "refused: %u unauthenticated connections from this address",
+             before);
+        rt_conn_close(c);
+        return;
+    }
+    if (c->direct_tls && rt_conn_start_tls(c, true, NULL) != RC_OK) {
+        rt_conn_close(c);
+    }
+}
+
+void rt_sin_timeout(rt_conn_t *c) {
+    LOGI(CORE_LOG_INFO, c, "not authenticated within %us", c->w->rt->conf->auth_timeout_s);
+    rt_conn_stream_error(c, "connection-timeout", "not authenticated in time");
+}
+
+static rt_in_pair_t *find_pair(rt_conn_t *c, const char *remote, const char *local) {
+    for (size_t i = 0; i < c->num_pairs; i++) {
+        if (strcmp(c->pairs[i].remote, remote) == 0 && strcmp(c->pairs[i].local, local) == 0) {
+            return &c->pairs[i];
+        }
+    }
+    return NULL;
+}
+
+static bool any_valid(const rt_conn_t *c) {
+    for (size_t i = 0; i < c->num_pairs; i++) {
+        if (c->pairs[i].state == RT_PAIR_VALID) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static rt_in_pair_t *add_pair(rt_conn_t *c, const char *remote, const char *local,
+                              rt_pair_state_t st) {
+    if (c->pairs == NULL) {
+        c->pairs = core_xcalloc(RT_MAX_PAIRS, sizeof(rt_in_pair_t));
+    }
+    if (c->num_pairs == RT_MAX_PAIRS) {
+        return NULL;
+    }
+    rt_in_pair_t *p = &c->pairs[c->num_pairs++];
+    snprintf(p->remote, sizeof(p->remote), "%s", remote);
+    snprintf(p->local, sizeof(p->local), "%s", local);
+    p->state = st;
+    return p;
+}
+
+static void remove_pair(rt_conn_t *c, rt_in_pair_t *p) {
+    size_t i = (size_t)(p - c->pairs);
+    c->pairs[i] = c->pairs[--c->num_pairs];
+}
+
+static void authenticated(rt_conn_t *c) {
+    rt_conn_release_unauth(c);
+    c->deadline_ms = 0;
+}
+
+static void send_header(rt_conn_t *c, const char *from, const char *to) {
+    core_bld_t b;
+    core_bld_init(&b, 2048);
+    core_bld_add_str(&b, "<?xml version='1.0'?><stream:stream xmlns='" RT_XS_NS_SERVER
+                         "' xmlns:stream='" RT_XS_NS_STREAMS "' xmlns:db='" RT_XS_NS_DIALBACK
+                         "' from='");
+    core_bld_add_xml_attr(&b, from, strlen(from));
+    core_bld_add_str(&b, "'");
+    if (to != NULL && to[0] != '\0') {
+        core_bld_add_str(&b, " to='");
+        core_bld_add_xml_attr(&b, to, strlen(to));
+        core_bld_add_str(&b, "'");
+    }
+    core_bld_add_str(&b, " id='");
+    core_bld_add_str(&b, c->stream_id);
+    core_bld_add_str(&b, "' version='1.0' xml:lang='en'>");
+    if (core_bld_finish(&b) == RC_OK) {
+        rt_conn_write_bld(c, &b);
+    }
+    core_bld_cleanup(&b);
+}
+
+static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
+    rt_conn_t *c = ctx;
+    const rt_conf_t *conf = c->w->rt->conf;
+    char to[DNA_DOMAIN_MAX] = "";
+    rt_conn_new_stream_id(c);
+    bool to_ok = hdr->to != NULL &&
+                 dna_domain_normalize(to, sizeof(to), hdr->to, strlen(hdr->to)) == RC_OK &&
+                 rt_conf_domain(conf, to) != NULL;
+    if (strcmp(hdr->ns_default, RT_XS_NS_SERVER) != 0) {
+        send_header(c, to_ok ? to : "", NULL);
+        rt_conn_stream_error(c, "invalid-namespace", "expected jabber:server");
+        return false;
+    }
+    if (!to_ok) {
+        send_header(c, "", NULL);
+        rt_conn_stream_error(c, "host-unknown", "this domain is not served here");
+        return false;
+    }
+    if (c->hdr_to[0] != '\0' && strcmp(c->hdr_to, to) != 0) {
+        send_header(c, to, NULL);
+        rt_conn_stream_error(c, "host-unknown", "stream 'to' changed on restart");
+        return false;
+    }
+    snprintf(c->hdr_to, sizeof(c->hdr_to), "%s", to);
+    // Only the TLS-protected header's 'from' is a reference identity (RFC 6120 §13.7.2).
+    c->hdr_from[0] = '\0';
+    if (c->tls_on && hdr->from != NULL &&
+        dna_domain_normalize(c->hdr_from, sizeof(c->hdr_from), hdr->from, strlen(hdr->from)) !=
+            RC_OK) {
+        c->hdr_from[0] = '\0';
+    }
+    send_header(c, to, hdr->from != NULL && c->tls_on ? c->hdr_from : NULL);
+    core_bld_t b;
+    core_bld_init(&b, 2048);
+    core_bld_add_str(&b, "<stream:features>");
+    if (!c->tls_on) {
+        core_bld_add_str(&b, conf->require_tls
+                                 ? "<starttls xmlns='" RT_XS_NS_TLS "'><required/></starttls>"
+                                 : "<starttls xmlns='" RT_XS_NS_TLS "'/>");
+    } else if (!c->sasl_done && c->hdr_from[0] != '\0' && rt_conn_peer_proves(c, c->hdr_from)) {
+        core_bld_add_str(&b, "<mechanisms xmlns='" RT_XS_NS_SASL
+                             "'><mechanism>EXTERNAL</mechanism></mechanisms>");
+    }
+    if (c->tls_on || !conf->require_tls) {
+        core_bld_add_str(&b, "<dialback xmlns='" RT_XS_NS_DIALBACK_FEATURE "'><errors/></dialback>");
+    }
+    core_bld_add_str(&b, "</stream:features>");
+    if (core_bld_finish(&b) == RC_OK) {
+        rt_conn_write_bld(c, &b);
+    }
+    core_bld_cleanup(&b);
+    c->state = RT_SIN_OPEN;
+    return true;
+}
+
+static void db_answer(rt_conn_t *c, const char *elem, const char *from, const char *to,
+                      const char *id, const char *type, const char *cond) {
+    core_bld_t b;
+    core_bld_init(&b, 2048);
+    core_bld_add_str(&b, "<db:");
+    core_bld_add_str(&b, elem);
+    core_bld_add_str(&b, " from='");
+    core_bld_add_xml_attr(&b, from, strlen(from));
+    core_bld_add_str(&b, "' to='");
+    core_bld_add_xml_attr(&b, to, strlen(to));
+    core_bld_add_str(&b, "'");
+    if (id != NULL) {
+        core_bld_add_str(&b, " id='");
+        core_bld_add_xml_attr(&b, id, strlen(id));
+        core_bld_add_str(&b, "'");
+    }
+    core_bld_add_str(&b, " type='");
+    core_bld_add_str(&b, type);
+    if (cond != NULL) {
+        core_bld_printf(&b, "'><error type='cancel'><%s xmlns='" RT_XS_NS_STANZA_ERRORS
+                            "'/></error></db:%s>",
+                        cond, elem);
+    } else {
+        core_bld_add_str(&b, "'/>");
+    }
+    if (core_bld_finish(&b) == RC_OK) {
+        rt_conn_write_bld(c, &b);
+    }
+    core_bld_cleanup(&b);
+}
+
+static bool handle_starttls(rt_conn_t *c) {
+    if (c->tls_on) {
+        rt_conn_stream_error(c, "policy-violation", "TLS is already on");
+        return false;
+    }
+    // <proceed/> goes out in plaintext; TLS starts right after it (CORE-29).
+    rt_conn_write_str(c, "<proceed xmlns='" RT_XS_NS_TLS "'/>");
+    if (rt_conn_start_tls(c, true, c->hdr_to) != RC_OK) {
+        rt_conn_close(c);
+        return false;
+    }
+    rt_xs_reset(c->xs);
+    c->state = RT_SIN_WAIT_HEADER;
+    return false;
+}
+
+static bool handle_auth(rt_conn_t *c, const rt_xs_elem_t *el) {
+    const char *mech = rt_xs_attr_get(el, 0, "mechanism");
+    const char *fail = NULL;
+    if (!c->tls_on || c->sasl_done) {
+        fail = "encryption-required";
+    } else if (mech == NULL || strcmp(mech, "EXTERNAL") != 0) {
+        fail = "invalid-mechanism";
+    } else {
+        uint8_t authz[DNA_DOMAIN_MAX];
+        size_t authz_len = 0;
+        const char *txt = el->nodes[0].text;
+        size_t txt_len = el->nodes[0].text_len;
+        char norm[DNA_DOMAIN_MAX];
+        if (txt_len > 0 && !core_b64_decode(authz, sizeof(authz) - 1, &authz_len, txt, txt_len)) {
+            fail = "incorrect-encoding";
+        } else if (authz_len > 0 &&
+                   (dna_domain_normalize(norm, sizeof(norm), (const char *)authz, authz_len) !=
+                        RC_OK ||
+                    strcmp(norm, c->hdr_from) != 0)) {
+            fail = "invalid-authzid";
+        } else if (c->hdr_from[0] == '\0' || !rt_conn_peer_proves(c, c->hdr_from)) {
+            fail = "not-authorized";
+        }
+    }
+    if (fail != NULL) {
+        LOGI(CORE_LOG_INFO, c, "SASL EXTERNAL refused for %s: %s",
+             c->hdr_from[0] ? c->hdr_from : "(no from)", fail);
+        core_bld_t b;
+        core_bld_init(&b, 512);
+        core_bld_printf(&b, "<failure xmlns='" RT_XS_NS_SASL "'><%s/></failure>", fail);
+        if (core_bld_finish(&b) == RC_OK) {
+            rt_conn_write_bld(c, &b);
+        }
+        core_bld_cleanup(&b);
+        return true;
+    }
+    if (find_pair(c, c->hdr_from, c->hdr_to) == NULL &&
+        add_pair(c, c->hdr_from, c->hdr_to, RT_PAIR_VALID) == NULL) {
+        rt_conn_stream_error(c, "resource-constraint", NULL);
+        return false;
+    }
+    c->sasl_done = true;
+    authenticated(c);
+    rt_stat_inc(&c->w->stats, RT_STAT_AUTH_EXTERNAL_IN);
+    LOGI(CORE_LOG_INFO, c, "authenticated %s -> %s by SASL EXTERNAL", c->hdr_from, c->hdr_to);
+    rt_conn_write_str(c, "<success xmlns='" RT_XS_NS_SASL "'/>");
+    rt_xs_reset(c->xs);
+    c->state = RT_SIN_WAIT_HEADER;
+    return false;
+}
+
+static bool handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el) {
+    rt_router_t *rt = c->w->rt;
+    char from[DNA_DOMAIN_MAX], to[DNA_DOMAIN_MAX];
+    if (el->type != NULL) {
+        LOGI(CORE_LOG_INFO, c, "ignoring unsolicited typed db:result (%s)", "inbound stream");
+        return true;
+    }
+    if (el->from == NULL || el->to == NULL ||
+        dna_domain_normalize(from, sizeof(from), el->from, strlen(el->from)) != RC_OK ||
+        dna_domain_normalize(to, sizeof(to), el->to, strlen(el->to)) != RC_OK) {
+        rt_conn_stream_error(c, "improper-addressing", "db:result needs valid from and to");
+        return false;
+    }
+    if (rt_conf_domain(rt->conf, to) == NULL) {
+        db_answer(c, "result", to, from, NULL, "error", "item-not-found");
+        return true;
+    }
+    if (rt->conf->require_tls && !c->tls_on) {
+        db_answer(c, "result", to, from, NULL, "error", "policy-violation");
+        return true;
+    }
+    const char *key = el->nodes[0].text;
+    if (el->nodes[0].text_len != DNA_DBKEY_HEX_LEN) {
+        db_answer(c, "result", to, from, NULL, "invalid", NULL);
+        LOGI(CORE_LOG_INFO, c, "dialback key for %s -> %s has a bad length", from, to);
+        if (!any_valid(c)) {
+            rt_conn_end_stream(c);
+            return false;
+        }
+        return true;
+    }
+    rt_in_pair_t *p = find_pair(c, from, to);
+    if (p != NULL) {
+        if (p->state == RT_PAIR_VALID) {
+            db_answer(c, "result", to, from, NULL, "valid", NULL);
+        }
+        return true; // pending: the answer will come
+    }
+    if (c->num_pending_db >= RT_MAX_PENDING_DB ||
+        (p = add_pair(c, from, to, RT_PAIR_PENDING)) == NULL) {
+        db_answer(c, "result", to, from, NULL, "error", "resource-constraint");
+        return true;
+    }
+    c->num_pending_db++;
+    LOGI(CORE_LOG_DEBUG, c, "db:result %s -> %s: asking %s's authoritative server", from, to, from);
+    rt_msg_t *m = rt_msg_verify_new(RT_MSG_VERIFY_REQ, to, from, c->stream_id, key, c->w->idx,
+                                    c->id, 0, NULL);
+    uint32_t owner = rt_route_owner(rt, from);
+    if (owner == c->w->idx) {
+        rt_sout_submit(c->w, m);
+    } else {
+        rt_worker_post(c->w, owner, m);
+    }
+    return true;
+}
+
+static bool handle_db_verify(rt_conn_t *c, const rt_xs_elem_t *el) {
+    rt_router_t *rt = c->w->rt;
+    char from[DNA_DOMAIN_MAX], to[DNA_DOMAIN_MAX];
+    if (el->type != NULL) {
+        LOGI(CORE_LOG_INFO, c, "ignoring unsolicited typed db:verify (%s)", "inbound stream");
+        return true;
+    }
+    if (el->from == NULL || el->to == NULL || el->id == NULL ||
+        dna_domain_normalize(from, sizeof(from), el->from, strlen(el->from)) != RC_OK ||
+        dna_domain_normalize(to, sizeof(to), el->to, strlen(el->to)) != RC_OK) {
+        rt_conn_stream_error(c, "improper-addressing", "db:verify needs from, to and id");
+        return false;
+    }
+    if (rt_conf_domain(rt->conf, to) == NULL) {
+        db_answer(c, "verify", to, from, el->id, "error", "item-not-found");
+        return true;
+    }
+    bool ok = dna_dbkey_verify(&rt->db_secret, el->nodes[0].text, el->nodes[0].text_len, from, to,
+                               el->id);
+    rt_stat_inc(&c->w->stats, RT_STAT_DIALBACK_VERIFY_ANSWERED);
+    LOGI(CORE_LOG_DEBUG, c, "db:verify from %s for %s: %s", from, to, ok ? "valid" : "invalid");
+    db_answer(c, "verify", to, from, el->id, ok ? "valid" : "invalid", NULL);
+    return true;
+}
+
+static bool handle_stanza(rt_conn_t *c, const rt_xs_elem_t *el) {
+    char fdom[DNA_DOMAIN_MAX], tdom[DNA_DOMAIN_MAX];
+    if (!any_valid(c)) {
+        rt_conn_stream_error(c, "not-authorized", "stanza before authentication");
+        return false;
+    }
+    if (el->from == NULL || el->to == NULL ||
+        rt_route_jid_domain(el->from, fdom, sizeof(fdom)) != RC_OK ||
+        rt_route_jid_domain(el->to, tdom, sizeof(tdom)) != RC_OK) {
+        rt_conn_stream_error(c, "improper-addressing", "stanza needs valid from and to");
+        return false;
+    }
+    rt_in_pair_t *p = find_pair(c, fdom, tdom);
+    if (p == NULL || p->state != RT_PAIR_VALID) {
+        bool from_known = false;
+        for (size_t i = 0; i < c->num_pairs; i++) {
+            from_known |= c->pairs[i].state == RT_PAIR_VALID && strcmp(c->pairs[i].remote, fdom) == 0;
+        }
+        if (!from_known) {
+            rt_conn_stream_error(c, "invalid-from", "sender domain not authenticated on this stream");
+        } else {
+            rt_conn_stream_error(c, "host-unknown", "target domain not authenticated on this stream");
+        }
+        return false;
+    }
+    const uint8_t *raw = el->raw;
+    size_t raw_len = el->raw_len;
+    core_bld_t b = {0};
+    if (el->raw_unsafe) {
+        core_bld_init(&b, c->w->rt->conf->max_stanza_size * 2);
+        if (rt_xs_reserialize(c->xs, el, RT_XS_NS_COMPONENT, &b) != RC_OK) {
+            core_bld_cleanup(&b);
+            rt_conn_stream_error(c, "policy-violation", "stanza cannot be re-serialised");
+            return false;
+        }
+        raw = b.data;
+        raw_len = b.len;
+    }
+    rt_msg_t *m = rt_msg_stanza_new(el->name, el->from, el->to, el->id, el->type, fdom, tdom, raw,
+                                    raw_len);
+    core_bld_cleanup(&b);
+    m->enq_ms = c->w->now_ms;
+    rt_route_stanza(c->w, m);
+    return true;
+}
+
+static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
+    rt_conn_t *c = ctx;
+    if (el->is_stanza) {
+        return handle_stanza(c, el);
+    }
+    if (strcmp(el->ns, RT_XS_NS_TLS) == 0 && strcmp(el->name, "starttls") == 0) {
+        return handle_starttls(c);
+    }
+    if (strcmp(el->ns, RT_XS_NS_SASL) == 0 && strcmp(el->name, "auth") == 0) {
+        return handle_auth(c, el);
+    }
+    if (strcmp(el->ns, RT_XS_NS_DIALBACK) == 0 && strcmp(el->name, "result") == 0) {
+        return handle_db_result(c, el);
+    }
+    if (strcmp(el->ns, RT_XS_NS_DIALBACK) == 0 && strcmp(el->name, "verify") == 0) {
+        return handle_db_verify(c, el);
+    }
+    if (strcmp(el->ns, RT_XS_NS_STREAMS) == 0 && strcmp(el->name, "error") == 0) {
+        uint32_t k = el->num_nodes > 1 ? el->nodes[0].first_child : RT_XS_NONE;
+        LOGI(CORE_LOG_INFO, c, "peer sent stream error <%s/>",
+             k != RT_XS_NONE ? el->nodes[k].name : "?");
+        rt_conn_end_stream(c);
+        return false;
+    }
+    if (!c->tls_on && c->w->rt->conf->require_tls) {
+        rt_conn_stream_error(c, "policy-violation", "STARTTLS is required");
+        return false;
+    }
+    rt_conn_stream_error(c, "unsupported-stanza-type", NULL);
+    return false;
+}
+
+static bool on_close(void *ctx) {
+    rt_conn_t *c = ctx;
+    rt_conn_end_stream(c);
+    return false;
+}
+
+const rt_xs_cbs_t rt_sin_cbs = {on_open, on_elem, on_close};
+
+void rt_sin_verify_result(rt_worker_t *w, rt_msg_t *m) {
+    rt_conn_t *c = w->conns;
+    while (c != NULL && c->id != m->reply_conn) {
+        c = c->next;
+    }
+    // m->fdom is our (local) domain, m->tdom the remote one.
+    rt_in_pair_t *p = NULL;
+    if (c != NULL && c->kind == RT_CONN_S2S_IN && !c->closing && !c->close_after_flush &&
+        strcmp(c->stream_id, m->stream_id) == 0) {
+        p = find_pair(c, m->tdom, m->fdom);
+    }
+    if (p == NULL || p->state != RT_PAIR_PENDING) {
+        rt_msg_free(m); // the stream went away or restarted meanwhile
+        return;
+    }
+    c->num_pending_db--;
+    switch (m->verdict) {
+    case RT_VERDICT_VALID:
+        p->state = RT_PAIR_VALID;
+        authenticated(c);
+        rt_stat_inc(&w->stats, RT_STAT_AUTH_DIALBACK_IN);
+        LOGI(CORE_LOG_INFO, c, "authenticated %s -> %s by dialback", m->tdom, m->fdom);
+        db_answer(c, "result", m->fdom, m->tdom, NULL, "valid", NULL);
+        break;
+    case RT_VERDICT_INVALID:
+        LOGI(CORE_LOG_WARN, c, "dialback for %s -> %s: authoritative server says invalid",
+             m->tdom, m->fdom);
+        remove_pair(c, p);
+        db_answer(c, "result", m->fdom, m->tdom, NULL, "invalid", NULL);
+        if (!any_valid(c)) {
+            rt_conn_end_stream(c); // DB-19: the first failed attempt closes the stream
+        }
+        break;
+    case RT_VERDICT_ERROR:
+        LOGI(CORE_LOG_INFO, c, "dialback for %s -> %s failed: %s", m->tdom, m->fdom,
+             m->error_cond ? m->error_cond : "error");
+        remove_pair(c, p);
+        db_answer(c, "result", m->fdom, m->tdom, NULL, "error",
+                  m->error_cond ? m->error_cond : "remote-server-not-found");
+        break;
+    }
+    rt_msg_free(m);
+}
+
+void rt_sin_closed(rt_conn_t *c) {
+    (void)c; // pending verifications find the stream gone and are dropped
+}

@@ -1,0 +1,377 @@
+#include "router/tls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "router/core/log.h"
+
+typedef struct tls_cert {
+    SSL_CTX *server;
+    SSL_CTX *client;
+} tls_cert_t;
+
+struct rt_tls {
+    const rt_conf_t *conf; // borrowed; outlives this object
+    X509_STORE *store;
+    tls_cert_t *certs; // one per conf->certs
+    size_t num_certs;
+    SSL_CTX *client_nocert;
+    SSL_CTX *server_nocert; // only used when no certificate is configured at all
+};
+
+static int g_ex_index = -1; // SSL ex_data slot holding the rt_tls_conn_t *
+
+static void ssl_err(char *err, size_t err_len, const char *what, const char *file) {
+    char buf[160];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+    snprintf(err, err_len, "%s %s: %s", what, file ? file : "", buf);
+}
+
+// verify_peer records the chain verdict and never fails the handshake (see tls.h).
+static enum ssl_verify_result_t verify_peer(SSL *ssl, uint8_t *out_alert) {
+    (void)out_alert;
+    rt_tls_conn_t *tc = SSL_get_ex_data(ssl, g_ex_index);
+    rt_tls_t *tls = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    const STACK_OF(CRYPTO_BUFFER) *bufs = SSL_get0_peer_certificates(ssl);
+    STACK_OF(X509) *chain = NULL;
+    X509_STORE_CTX *sctx = NULL;
+    if (tc == NULL || tls == NULL || bufs == NULL || sk_CRYPTO_BUFFER_num(bufs) == 0) {
+        return ssl_verify_ok;
+    }
+    chain = sk_X509_new_null();
+    if (chain == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < sk_CRYPTO_BUFFER_num(bufs); i++) {
+        X509 *x = X509_parse_from_buffer(sk_CRYPTO_BUFFER_value(bufs, i));
+        if (x == NULL || !sk_X509_push(chain, x)) {
+            X509_free(x);
+            snprintf(tc->verify_err, sizeof(tc->verify_err), "unparsable certificate");
+            goto out;
+        }
+    }
+    X509 *leaf = sk_X509_value(chain, 0);
+    X509_free(tc->peer_leaf);
+    tc->peer_leaf = X509_up_ref(leaf) ? leaf : NULL;
+    sctx = X509_STORE_CTX_new();
+    if (sctx == NULL || tls->store == NULL) {
+        snprintf(tc->verify_err, sizeof(tc->verify_err), "no trust store");
+        goto out;
+    }
+    // Servers are servers: check the serverAuth purpose first, then clientAuth.
+    static const int purposes[] = {X509_PURPOSE_SSL_SERVER, X509_PURPOSE_SSL_CLIENT};
+    for (size_t p = 0; p < RT_ARRAY_LEN(purposes); p++) {
+        if (!X509_STORE_CTX_init(sctx, tls->store, leaf, chain)) {
+            break;
+        }
+        X509_STORE_CTX_set_purpose(sctx, purposes[p]);
+        if (X509_verify_cert(sctx) == 1) {
+            tc->peer_chain_ok = true;
+            tc->verify_err[0] = '\0';
+            break;
+        }
+        snprintf(tc->verify_err, sizeof(tc->verify_err), "%s",
+                 X509_verify_cert_error_string(X509_STORE_CTX_get_error(sctx)));
+        X509_STORE_CTX_cleanup(sctx);
+    }
+out:
+    X509_STORE_CTX_free(sctx);
+    sk_X509_pop_free(chain, X509_free);
+    return ssl_verify_ok;
+}
+
+static int servername_cb(SSL *ssl, int *alert, void *arg) {
+    (void)alert;
+    rt_tls_t *tls = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name == NULL) {
+        return SSL_TLSEXT_ERR_OK;
+    }
+    for (size_t i = 0; i < tls->conf->num_certs; i++) {
+        const rt_conf_cert_t *c = &tls->conf->certs[i];
+        for (size_t j = 0; j < c->num_domains; j++) {
+            if (strcasecmp(c->domains[j], name) == 0) {
+                SSL_set_SSL_CTX(ssl, tls->certs[i].server);
+                return SSL_TLSEXT_ERR_OK;
+            }
+        }
+    }
+    return SSL_TLSEXT_ERR_OK; // keep the certificate chosen from the stream 'to'
+}
+
+static int alpn_select_cb(SSL *ssl, const uint8_t **out, uint8_t *out_len, const uint8_t *in,
+                          unsigned in_len, void *arg) {
+    (void)ssl;
+    (void)arg;
+    static const uint8_t want[] = "xmpp-server";
+    core_cur_t cur;
+    core_cur_init(&cur, in, in_len);
+    while (!core_cur_empty(&cur)) {
+        core_cur_t proto;
+        if (!core_cur_get_u8_prefixed(&cur, &proto)) {
+            break;
+        }
+        if (proto.len == sizeof(want) - 1 && core_memcmp(proto.ptr, want, proto.len) == 0) {
+            *out = proto.ptr;
+            *out_len = (uint8_t)proto.len;
+            return SSL_TLSEXT_ERR_OK;
+        }
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static SSL_CTX *new_ctx(rt_tls_t *tls, bool server) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+    if (ctx == NULL) {
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_app_data(ctx, tls);
+    SSL_CTX_set_custom_verify(ctx, SSL_VERIFY_PEER, verify_peer);
+    if (server) {
+        SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
+        SSL_CTX_set_tlsext_servername_arg(ctx, tls);
+        SSL_CTX_set_alpn_select_cb(ctx, alpn_select_cb, NULL);
+    }
+    return ctx;
+}
+
+static bool load_cert(SSL_CTX *ctx, const rt_conf_cert_t *c, char *err, size_t err_len) {
+    if (SSL_CTX_use_certificate_chain_file(ctx, c->cert_file) != 1) {
+        ssl_err(err, err_len, "cannot load certificate", c->cert_file);
+        return false;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, c->key_file, SSL_FILETYPE_PEM) != 1) {
+        ssl_err(err, err_len, "cannot load key", c->key_file);
+        return false;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        ssl_err(err, err_len, "key does not match certificate", c->cert_file);
+        return false;
+    }
+    return true;
+}
+
+rt_tls_t *rt_tls_new(const rt_conf_t *conf, char *err, size_t err_len) {
+    if (g_ex_index < 0) {
+        g_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    }
+    rt_tls_t *tls = core_xcalloc(1, sizeof(*tls));
+    tls->conf = conf;
+    if (conf->ca_file != NULL) {
+        tls->store = X509_STORE_new();
+        if (tls->store == NULL || !X509_STORE_load_locations(tls->store, conf->ca_file, NULL)) {
+            ssl_err(err, err_len, "cannot load trust store", conf->ca_file);
+            goto fail;
+        }
+    }
+    tls->certs = core_xcalloc(conf->num_certs ? conf->num_certs : 1, sizeof(tls_cert_t));
+    tls->num_certs = conf->num_certs;
+    for (size_t i = 0; i < conf->num_certs; i++) {
+        tls->certs[i].server = new_ctx(tls, true);
+        tls->certs[i].client = new_ctx(tls, false);
+        if (tls->certs[i].server == NULL || tls->certs[i].client == NULL ||
+            !load_cert(tls->certs[i].server, &conf->certs[i], err, err_len) ||
+            !load_cert(tls->certs[i].client, &conf->certs[i], err, err_len)) {
+            goto fail;
+        }
+    }
+    tls->client_nocert = new_ctx(tls, false);
+    tls->server_nocert = new_ctx(tls, true);
+    if (tls->client_nocert == NULL || tls->server_nocert == NULL) {
+        ssl_err(err, err_len, "cannot create TLS context", NULL);
+        goto fail;
+    }
+    return tls;
+fail:
+    rt_tls_free(tls);
+    return NULL;
+}
+
+void rt_tls_free(rt_tls_t *tls) {
+    if (tls == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < tls->num_certs; i++) {
+        SSL_CTX_free(tls->certs[i].server);
+        SSL_CTX_free(tls->certs[i].client);
+    }
+    free(tls->certs);
+    SSL_CTX_free(tls->client_nocert);
+    SSL_CTX_free(tls->server_nocert);
+    X509_STORE_free(tls->store);
+    free(tls);
+}
+
+static const tls_cert_t *cert_for(const rt_tls_t *tls, const char *domain) {
+    if (domain == NULL) {
+        return NULL;
+    }
+    const rt_conf_domain_t *d = rt_conf_domain(tls->conf, domain);
+    if (d != NULL && d->cert_idx < tls->num_certs) {
+        return &tls->certs[d->cert_idx];
+    }
+    for (size_t i = 0; i < tls->conf->num_certs; i++) {
+        const rt_conf_cert_t *c = &tls->conf->certs[i];
+        for (size_t j = 0; j < c->num_domains; j++) {
+            if (strcmp(c->domains[j], domain) == 0) {
+                return &tls->certs[i];
+            }
+        }
+    }
+    return NULL;
+}
+
+bool rt_tls_has_cert(const rt_tls_t *tls, const char *domain) {
+    return cert_for(tls, domain) != NULL;
+}
+
+static rc_t conn_setup(rt_tls_conn_t *tc, SSL_CTX *ctx) {
+    core_memset(tc, 0, sizeof(*tc));
+    tc->ssl = SSL_new(ctx);
+    if (tc->ssl == NULL) {
+        return RC_TLS;
+    }
+    tc->rbio = BIO_new(BIO_s_mem());
+    tc->wbio = BIO_new(BIO_s_mem());
+    if (tc->rbio == NULL || tc->wbio == NULL) {
+        BIO_free(tc->rbio);
+        BIO_free(tc->wbio);
+        SSL_free(tc->ssl);
+        core_memset(tc, 0, sizeof(*tc));
+        return RC_TLS;
+    }
+    SSL_set_bio(tc->ssl, tc->rbio, tc->wbio);
+    SSL_set_ex_data(tc->ssl, g_ex_index, tc);
+    snprintf(tc->verify_err, sizeof(tc->verify_err), "no certificate");
+    return RC_OK;
+}
+
+rc_t rt_tls_conn_server(const rt_tls_t *tls, rt_tls_conn_t *tc, const char *domain) {
+    const tls_cert_t *c = cert_for(tls, domain);
+    if (c == NULL && tls->num_certs > 0) {
+        c = &tls->certs[0];
+    }
+    rc_t rc = conn_setup(tc, c ? c->server : tls->server_nocert);
+    if (rc == RC_OK) {
+        SSL_set_accept_state(tc->ssl);
+    }
+    return rc;
+}
+
+rc_t rt_tls_conn_client(const rt_tls_t *tls, rt_tls_conn_t *tc, const char *local,
+                        const char *remote, bool alpn_xmpp) {
+    const tls_cert_t *c = cert_for(tls, local);
+    rc_t rc = conn_setup(tc, c ? c->client : tls->client_nocert);
+    if (rc != RC_OK) {
+        return rc;
+    }
+    SSL_set_connect_state(tc->ssl);
+    if (remote != NULL) {
+        SSL_set_tlsext_host_name(tc->ssl, remote);
+    }
+    if (alpn_xmpp) {
+        static const uint8_t alpn[] = "\x0bxmpp-server";
+        SSL_set_alpn_protos(tc->ssl, alpn, sizeof(alpn) - 1);
+    }
+    return RC_OK;
+}
+
+void rt_tls_conn_cleanup(rt_tls_conn_t *tc) {
+    if (tc == NULL) {
+        return;
+    }
+    SSL_free(tc->ssl); // frees the BIOs
+    X509_free(tc->peer_leaf);
+    core_memset(tc, 0, sizeof(*tc));
+}
+
+static void drain_wbio(rt_tls_conn_t *tc, core_buf_t *out) {
+    const uint8_t *data;
+    size_t len;
+    if (BIO_mem_contents(tc->wbio, &data, &len) && len > 0) {
+        core_buf_append(out, data, len);
+        BIO_reset(tc->wbio);
+    }
+}
+
+rc_t rt_tls_conn_start(rt_tls_conn_t *tc, core_buf_t *out) {
+    int r = SSL_do_handshake(tc->ssl);
+    if (r != 1) {
+        int e = SSL_get_error(tc->ssl, r);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+            drain_wbio(tc, out);
+            return RC_TLS;
+        }
+    } else {
+        tc->handshake_done = true;
+    }
+    drain_wbio(tc, out);
+    return RC_OK;
+}
+
+rc_t rt_tls_conn_input(rt_tls_conn_t *tc, const uint8_t *data, size_t len, core_buf_t *ptxt,
+                       size_t max_ptxt, core_buf_t *out) {
+    rc_t rc = RC_OK;
+    if (len > 0 && BIO_write(tc->rbio, data, (int)len) != (int)len) {
+        return RC_TLS;
+    }
+    if (!tc->handshake_done) {
+        int r = SSL_do_handshake(tc->ssl);
+        if (r != 1) {
+            int e = SSL_get_error(tc->ssl, r);
+            drain_wbio(tc, out);
+            return (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? RC_OK : RC_TLS;
+        }
+        tc->handshake_done = true;
+    }
+    while (core_buf_len(ptxt) < max_ptxt) {
+        size_t room = max_ptxt - core_buf_len(ptxt);
+        if (room > 16384) {
+            room = 16384;
+        }
+        uint8_t *p = core_buf_reserve(ptxt, room);
+        int n = SSL_read(tc->ssl, p, (int)room);
+        if (n > 0) {
+            core_buf_commit(ptxt, (size_t)n);
+            continue;
+        }
+        int e = SSL_get_error(tc->ssl, n);
+        if (e == SSL_ERROR_ZERO_RETURN) {
+            rc = RC_CLOSED;
+        } else if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+            rc = RC_TLS;
+        }
+        break;
+    }
+    drain_wbio(tc, out);
+    return rc;
+}
+
+rc_t rt_tls_conn_seal(rt_tls_conn_t *tc, const uint8_t *data, size_t len, core_buf_t *out) {
+    while (len > 0) {
+        int chunk = len > 16384 ? 16384 : (int)len;
+        int n = SSL_write(tc->ssl, data, chunk);
+        if (n <= 0) {
+            drain_wbio(tc, out);
+            return RC_TLS;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    drain_wbio(tc, out);
+    return RC_OK;
+}
+
+void rt_tls_conn_shutdown(rt_tls_conn_t *tc, core_buf_t *out) {
+    if (tc->ssl != NULL && tc->handshake_done) {
+        SSL_shutdown(tc->ssl);
+        drain_wbio(tc, out);
+    }
+}
