@@ -1,0 +1,177 @@
+// test_dns_order.c: the pure logic of router/dns.c (RFC 2782 ordering with the XEP-0368
+// preference, address flattening and its cap, the SRV TTL walk, name normalisation). It includes
+// dns.c to reach these static functions (STYLE.md §12: pure static logic only); the resolution
+// paths are tested against a real unbound in test_dns.c.
+#include "router/dns.c"
+
+#include "tests/support/t.h"
+
+static dns_target_t target(const char *host, uint16_t prio, uint16_t weight, bool direct_tls) {
+    dns_target_t t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.host, sizeof(t.host), "%s", host);
+    t.prio = prio;
+    t.weight = weight;
+    t.direct_tls = direct_tls;
+    t.port = direct_tls ? 5223 : 5269;
+    t.from_srv = true;
+    t.alias = -1;
+    return t;
+}
+
+static void test_priority_and_tls(rt_dns_t *dns) {
+    // zone order deliberately unhelpful: STARTTLS before direct TLS, high priority first
+    dns_target_t t[4] = {target("late", 10, 0, false), target("s", 5, 0, false),
+                         target("late-tls", 10, 0, true), target("d", 5, 0, true)};
+    size_t idx[4];
+    for (int round = 0; round < 50; round++) {
+        order_targets(dns, idx, t, 4);
+        T_ASSERT_STREQ(t[idx[0]].host, "d");
+        T_ASSERT_STREQ(t[idx[1]].host, "s");
+        T_ASSERT_STREQ(t[idx[2]].host, "late-tls");
+        T_ASSERT_STREQ(t[idx[3]].host, "late");
+    }
+}
+
+static void test_weights(rt_dns_t *dns) {
+    dns_target_t t[2] = {target("light", 1, 10, false), target("heavy", 1, 90, false)};
+    dns_target_t z[2] = {target("zero", 1, 0, false), target("hundred", 1, 100, false)};
+    dns_target_t e[3] = {target("a", 1, 0, false), target("b", 1, 0, false),
+                         target("c", 1, 0, false)};
+    size_t idx[3];
+    int heavy = 0, zero = 0, first[3] = {0, 0, 0};
+    for (int i = 0; i < 1000; i++) {
+        order_targets(dns, idx, t, 2);
+        T_ASSERT(idx[0] != idx[1]);
+        heavy += idx[0] == 1;
+        order_targets(dns, idx, z, 2);
+        zero += idx[0] == 0;
+        order_targets(dns, idx, e, 3);
+        T_ASSERT(idx[0] != idx[1] && idx[1] != idx[2] && idx[0] != idx[2]);
+        first[idx[0]]++;
+    }
+    fprintf(stderr, "90:10 -> %d heavy first; 0:100 -> %d zero first; 0:0:0 -> %d/%d/%d\n", heavy,
+            zero, first[0], first[1], first[2]);
+    T_ASSERT(heavy >= 850 && heavy <= 950); // expected 900, sd ~9.5
+    T_ASSERT(zero < 40);                    // expected 1000/101
+    for (int k = 0; k < 3; k++) {
+        T_ASSERT(first[k] >= 250 && first[k] <= 420); // expected 333
+    }
+}
+
+static void test_flatten(rt_dns_t *dns) {
+    rt_dns_job_t *job = core_xcalloc(1, sizeof(*job));
+    dns_target_t t[3] = {target("two", 20, 0, false), target("one", 10, 0, true),
+                         target("three", 30, 0, false)};
+    job->dns = dns;
+    for (size_t i = 0; i < 3; i++) {
+        for (uint8_t k = 0; k < DNS_TARGET_ADDRS; k++) {
+            t[i].v6[k][0] = 0x20;
+            t[i].v6[k][15] = (uint8_t)(i * 16 + k);
+            t[i].v4[k][0] = 192;
+            t[i].v4[k][3] = (uint8_t)(i * 16 + k);
+        }
+        t[i].num_v6 = t[i].num_v4 = DNS_TARGET_ADDRS;
+    }
+    build_result(job, t, 3);
+    T_ASSERT_EQ(job->num_addrs, DNS_MAX_ADDRS); // capped: "three" is cut off
+    for (size_t i = 0; i < DNS_MAX_ADDRS; i++) {
+        const rt_dns_addr_t *a = &job->addrs[i];
+        const char *host = i < 2 * DNS_TARGET_ADDRS ? "one" : "two";
+        T_ASSERT_STREQ(a->host, host);
+        if (i < DNS_TARGET_ADDRS) {
+            const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->sa;
+            T_ASSERT_EQ(a->sa.ss_family, AF_INET6);
+            T_ASSERT_EQ(s6->sin6_addr.s6_addr[15], 16 + i);
+            T_ASSERT_EQ(ntohs(s6->sin6_port), 5223);
+        } else {
+            const struct sockaddr_in *s4 = (const struct sockaddr_in *)&a->sa;
+            T_ASSERT_EQ(a->sa.ss_family, AF_INET);
+            T_ASSERT_EQ(((const uint8_t *)&s4->sin_addr)[3], 16 + i - DNS_TARGET_ADDRS);
+        }
+        T_ASSERT(a->direct_tls);
+        T_ASSERT(a->from_srv);
+    }
+    free(job);
+}
+
+static void test_ttl_walk(void) {
+    // header (1 question, 2 answers), question _x._tcp.a., two SRV answers (TTL 300 via a
+    // compression pointer, TTL 60), and an A-type record with a smaller TTL that must not count.
+    static const uint8_t msg[] = {
+        0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00,
+        // question at offset 12
+        2, '_', 'x', 4, '_', 't', 'c', 'p', 1, 'a', 0, 0x00, 0x21, 0x00, 0x01,
+        // answer 1: pointer to 12, SRV IN 300, rdlength 8: 0 0 5269 "."
+        0xc0, 0x0c, 0x00, 0x21, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x07, 0, 0, 0, 0, 0x14,
+        0x95, 0,
+        // answer 2: same name spelled out, SRV IN 60
+        2, '_', 'x', 4, '_', 't', 'c', 'p', 1, 'a', 0, 0x00, 0x21, 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x3c, 0x00, 0x07, 0, 0, 0, 0, 0x14, 0x95, 0,
+        // answer 3: A record, TTL 5
+        0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x04, 1, 2, 3, 4};
+    uint8_t big[sizeof(msg)];
+    uint32_t ttl = 7;
+    T_ASSERT(dns_answer_min_ttl(&ttl, msg, sizeof(msg), 33));
+    T_ASSERT_EQ(ttl, 60);
+    T_ASSERT(dns_answer_min_ttl(&ttl, msg, sizeof(msg), 1));
+    T_ASSERT_EQ(ttl, 5);
+    ttl = 7;
+    T_ASSERT(!dns_answer_min_ttl(&ttl, msg, sizeof(msg), 28)); // no AAAA
+    T_ASSERT_EQ(ttl, 7);
+    for (size_t cut = 0; cut < sizeof(msg); cut++) { // every truncation is refused, no overread
+        T_ASSERT(!dns_answer_min_ttl(&ttl, msg, cut, 33));
+        T_ASSERT_EQ(ttl, 7);
+    }
+    memcpy(big, msg, sizeof(msg));
+    big[33] = 0x80; // answer 1 TTL with the top bit set: treated as 0 (RFC 2181 §8)
+    T_ASSERT(dns_answer_min_ttl(&ttl, big, sizeof(big), 33));
+    T_ASSERT_EQ(ttl, 0);
+    big[12] = 0x40; // reserved label type
+    T_ASSERT(!dns_answer_min_ttl(&ttl, big, sizeof(big), 33));
+}
+
+static void test_names(void) {
+    char out[DNS_NAME_MAX + 1];
+    char name[300];
+    T_ASSERT(domain_normalize(out, "Example.COM."));
+    T_ASSERT_STREQ(out, "example.com");
+    T_ASSERT(domain_normalize(out, "xn--bcher-kva.example"));
+    T_ASSERT_STREQ(out, "xn--bcher-kva.example");
+    T_ASSERT(!domain_normalize(out, ""));
+    T_ASSERT(!domain_normalize(out, "."));
+    T_ASSERT(!domain_normalize(out, ".a"));
+    T_ASSERT(!domain_normalize(out, "a..b"));
+    T_ASSERT(!domain_normalize(out, "a.b.."));
+    T_ASSERT(!domain_normalize(out, "a/b"));
+    T_ASSERT(!domain_normalize(out, "a\nb"));
+    T_ASSERT(!domain_normalize(out, "\xc3\xbc"));
+    memset(name, 'a', 63);
+    name[63] = '\0';
+    T_ASSERT(domain_normalize(out, name));
+    memset(name, 'a', 64);
+    name[64] = '\0';
+    T_ASSERT(!domain_normalize(out, name)); // label > 63
+    for (size_t i = 0; i < 253; i++) {
+        name[i] = (i % 2) ? '.' : 'a';
+    }
+    name[253] = '\0'; // "a.a.…a": 253 bytes
+    T_ASSERT(domain_normalize(out, name));
+    name[253] = '.';
+    name[254] = 'a';
+    name[255] = '\0';
+    T_ASSERT(!domain_normalize(out, name)); // 255 bytes
+}
+
+int main(void) {
+    rt_dns_t dns;
+    memset(&dns, 0, sizeof(dns));
+    dns.rng = 0x9E3779B97F4A7C15ULL;
+    test_priority_and_tls(&dns);
+    test_weights(&dns);
+    test_flatten(&dns);
+    test_ttl_walk();
+    test_names();
+    fprintf(stderr, "unit_dns_order: ok\n");
+    return 0;
+}
