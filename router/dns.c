@@ -88,6 +88,7 @@ struct rt_dns_job {
     void *ctx;
     bool cancelled;
     bool cacheable;
+    bool degraded; // part of the answer failed (timeout/SERVFAIL): cache it briefly only
     dns_job_state_t state;
     size_t pending; // outstanding c-ares queries (+1 while starting them)
     char domain[DNS_NAME_MAX + 1];
@@ -373,7 +374,8 @@ static dns_cache_ent_t *cache_get(rt_dns_t *dns, const char *domain) {
 }
 
 // cache_put stores the final answer of |job| (replacing an older one), evicting the least
-// recently used entry when full. RC_DNS_FAIL is not cached.
+// recently used entry when full. RC_DNS_FAIL is not cached; RC_DNS_NOT_FOUND and answers that
+// are partly based on failed queries are kept DNS_NEG_TTL_S at most.
 static void cache_put(rt_dns_t *dns, const rt_dns_job_t *job) {
     uint32_t ttl;
     size_t n = 0;
@@ -381,7 +383,8 @@ static void cache_put(rt_dns_t *dns, const rt_dns_job_t *job) {
     if (!job->cacheable || dns->cache_max == 0 || job->rc == RC_DNS_FAIL) {
         return;
     }
-    ttl = job->rc == RC_OK ? job->ttl_s : DNS_NEG_TTL_S;
+    ttl = job->rc == RC_OK && !job->degraded ? job->ttl_s : DNS_NEG_TTL_S;
+    ttl = ttl > job->ttl_s && job->rc == RC_OK ? job->ttl_s : ttl;
     ttl = ttl > DNS_TTL_MAX_S ? DNS_TTL_MAX_S : ttl;
     if (ttl == 0) {
         return;
@@ -561,6 +564,7 @@ static void job_finish_addr(rt_dns_job_t *job) {
         }
         any_fail = any_fail || t->failed;
     }
+    job->degraded = job->degraded || any_fail;
     build_result(job, job->targets, job->num_targets);
     if (job->num_addrs > 0) {
         job->rc = RC_OK;
@@ -754,6 +758,7 @@ static void job_step(rt_dns_job_t *job) {
     }
     RT_CHECK(job->state == DNS_JOB_SRV);
     dns_srv_res_t a = job->srv[DNS_SVC_XMPPS], b = job->srv[DNS_SVC_XMPP];
+    job->degraded = a == DNS_SRV_FAIL || b == DNS_SRV_FAIL;
     if (a == DNS_SRV_RECORDS || b == DNS_SRV_RECORDS) {
         // One service's failure does not hide the other's records; no A/AAAA fallback (CORE-3).
         start_addr(job);

@@ -18,9 +18,9 @@
 //      or SERVFAIL on one SRV name is ignored when the other has records; otherwise it, or a
 //      failed A/AAAA lookup with no address found elsewhere, gives RC_DNS_FAIL.
 // Final answers are cached per domain: RC_OK for the smallest TTL seen (SRV and A/AAAA, at most
-// 1 h; the RFC 2782 order is drawn again on each hit), RC_DNS_NOT_FOUND for 30 s, RC_DNS_FAIL
-// not at all; at most |cache_max| names, least recently used evicted. Names are looked up as
-// given (no search domains, no /etc/hosts).
+// 1 h; the RFC 2782 order is drawn again on each hit), RC_DNS_NOT_FOUND and answers partly
+// built on failed queries for at most 30 s, RC_DNS_FAIL not at all; at most |cache_max| names,
+// least recently used evicted. Names are looked up as given (no search domains, no /etc/hosts).
 //
 // The event loop drives c-ares' sockets: rt_dns tells it which fds to watch through the |watch|
 // callback, and the loop calls rt_dns_process when one is ready and rt_dns_tick periodically
