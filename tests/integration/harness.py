@@ -1104,47 +1104,77 @@ class S2S(StreamConn):
         return self
 
     def expect_stream_error(self, timeout=5.0, send_close=True):
-        """Reads until a stream error arrives; returns (condition, saw_close_tag, closed_after)
-        where closed_after says whether the router closed the TCP connection within 5 s."""
-        cond = None
-        saw_close = False
+        """Reads until a stream error arrives, then sends our </stream:stream> (unless
+        |send_close| is False) and waits up to 5 s for the router to close. Returns a
+        StreamErrorResult."""
+        r = StreamErrorResult()
         end = time.monotonic() + timeout
         try:
-            while cond is None:
+            while r.cond is None:
                 left = end - time.monotonic()
                 if left <= 0:
                     break
                 ev = self.next_event(left)
                 if ev is None:
                     break
-                if ev[0] == "elem" and ev[1].name == "error" and ev[1].ns == NS_STREAM:
-                    cond = stream_error_condition(ev[1])
+                if ev[0] == "open":
+                    r.header = ev[1]
+                elif ev[0] == "elem" and ev[1].name == "error" and ev[1].ns == NS_STREAM:
+                    r.cond = stream_error_condition(ev[1])
+                    r.parsed = True
                 elif ev[0] == "close":
-                    saw_close = True
+                    r.saw_close = True
                     break
                 elif ev[0] == "error":
+                    r.parse_error = ev[1]
                     break
         except Closed:
             pass
-        if cond is None:
-            cond = raw_stream_error(self.raw_in)
+        if r.cond is None:
+            r.cond = raw_stream_error(self.raw_in)
         # the closing tag follows the error
         try:
-            while not saw_close:
+            while r.parsed and not r.saw_close:
                 ev = self.next_event(2.0)
-                if ev is None or ev[0] == "error":
+                if ev is None:
+                    break
+                if ev[0] == "error":
+                    r.parse_error = ev[1]
                     break
                 if ev[0] == "close":
-                    saw_close = True
+                    r.saw_close = True
         except Closed:
             pass
+        if not r.saw_close and re.search(rb"</stream:stream>\s*$", self.raw_in):
+            r.raw_close = True
         if send_close and not self.eof:
             try:
                 self.send("</stream:stream>")
             except OSError:
                 pass
-        closed = self.eof or self.wait_closed(5.0)
-        return cond, saw_close, closed
+        t0 = time.monotonic()
+        r.closed = self.eof or self.wait_closed(5.0)
+        r.close_delay = time.monotonic() - t0
+        r.raw = self.raw_in
+        return r
+
+
+class StreamErrorResult:
+    """What S2S.expect_stream_error saw. cond: the condition (from the parsed stream, else found
+    in the raw bytes); parsed: the error arrived inside a well-formed stream (after a response
+    header); saw_close: </stream:stream> parsed after it; raw_close: the bytes end with
+    </stream:stream> even though they did not parse; closed: the router closed TCP."""
+
+    def __init__(self):
+        self.cond = None
+        self.parsed = False
+        self.header = None
+        self.saw_close = False
+        self.raw_close = False
+        self.parse_error = None
+        self.closed = False
+        self.close_delay = None
+        self.raw = b""
 
 
 def raw_stream_error(raw):
@@ -1155,15 +1185,38 @@ def raw_stream_error(raw):
 
 
 def check_stream_error(what, got, expected):
-    """Asserts the result of S2S.expect_stream_error(): condition in |expected| (a name or a
-    tuple of acceptable names), closing tag sent, connection closed."""
-    cond, saw_close, closed = got
+    """Asserts a StreamErrorResult: condition in |expected| (a name or a tuple of acceptable
+    names), sent inside a well-formed stream (response header first, RFC 6120 §4.9.1.2),
+    followed by </stream:stream>, and the connection closed."""
     if isinstance(expected, str):
         expected = (expected,)
-    check(cond in expected, "%s: stream error <%s/>" % (what, "/>|<".join(expected)),
-          "got %r" % cond)
-    check(saw_close, "%s: router sent </stream:stream> after the error" % what)
-    check(closed, "%s: router closed the connection" % what)
+    check(got.cond in expected, "%s: stream error <%s/>" % (what, "/>|<".join(expected)),
+          "got %r; received %r" % (got.cond, got.raw[-400:]))
+    check(got.parsed, "%s: error sent inside a well-formed stream (response header first)" % what,
+          "parser: %s; received %r" % (got.parse_error, got.raw[-400:]))
+    check(got.saw_close, "%s: router sent </stream:stream> after the error" % what,
+          "received %r" % got.raw[-300:])
+    check(got.closed, "%s: router closed the connection" % what)
+
+
+class Cases:
+    """Runs independent cases of one scenario, records failures and goes on; finish() fails
+    the scenario if any case failed."""
+
+    def __init__(self):
+        self.failed = []
+
+    def run(self, name, fn, *args):
+        log("case: " + name)
+        try:
+            fn(*args)
+        except Fail as e:
+            log("  FAIL " + str(e))
+            self.failed.append("%s: %s" % (name, e))
+
+    def finish(self):
+        if self.failed:
+            raise Fail("%d case(s) failed:\n  - " % len(self.failed) + "\n  - ".join(self.failed))
 
 
 class SilentServer:

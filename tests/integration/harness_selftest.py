@@ -157,6 +157,7 @@ def scenario(env):
     c.establish_external(ca.cert, x_cert, "x.test", "b.test")
     c.send("<message from='u@x.test' to='v@b.test' id='q'><body>x</body></message>")
     got = c.expect_stream_error()
+    check(got.parsed and got.header is None, "error parsed in the running stream")
     t.join(5)
     check("error" not in result, "fake s2s server ran", result.get("error"))
     check(result.get("auth") == ("EXTERNAL", "eC50ZXN0"), "EXTERNAL with base64 authzid",
