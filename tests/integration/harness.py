@@ -1351,3 +1351,136 @@ def exchange(src, dst, n=1, prefix="m", timeout=10.0, check_each=True):
             raise Fail("message %d differs: %r" % (i, e))
     log("  ok   ... in order, from/to/type/id/body intact, namespace jabber:component:accept")
     return got
+
+
+# ------------------------------------------------------------------------------------------------
+# A scripted receiving server (for outbound failure paths fedrouter cannot be made to produce)
+
+
+def dialback_key(secret, receiving, originating, stream_id):
+    """XEP-0185: hex(HMAC-SHA256(hex(SHA256(secret)), receiving ' ' originating ' ' id))."""
+    import hmac
+    k = hashlib.sha256(secret.encode()).hexdigest().encode()
+    return hmac.new(k, ("%s %s %s" % (receiving, originating, stream_id)).encode(),
+                    hashlib.sha256).hexdigest()
+
+
+class FakePeer:
+    """A minimal receiving server for |domain| on |ip|:<free port>: STARTTLS required (server
+    certificate for |domain| from |ca|), then offers only dialback (no SASL) and answers each
+    db:result with |answer|: 'valid', 'invalid' (then closes the stream), 'error' (dialback error
+    remote-server-not-found), or None (never answers). mode='host-unknown' instead answers the
+    first header with a host-unknown stream error. Records in .log: ('db:result', attrs, key,
+    stream id), ('stanza', Elem), ('header', attrs)."""
+
+    def __init__(self, env, ca, domain, answer="valid", ip="127.0.0.1", mode=None):
+        self.domain = domain
+        self.answer = answer
+        self.mode = mode
+        self.cert = ca.issue("fake-" + domain, [domain])
+        self.ca = ca
+        self.port = env.free_port((ip,))
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, self.port))
+        self.sock.listen(8)
+        self.log = []
+        self.errors = []
+        self.cond = threading.Condition()
+        self.stop_flag = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        self.sock.settimeout(0.2)
+        while not self.stop_flag:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _record(self, item):
+        with self.cond:
+            self.log.append(item)
+            self.cond.notify_all()
+
+    def wait(self, pred, timeout=5.0):
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for item in self.log:
+                    if pred(item):
+                        return item
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def _header(self, to, sid):
+        return stream_header(self.domain, to, id=sid)
+
+    def _serve(self, sock):
+        conn = StreamConn(sock)
+        try:
+            ev = conn.next_event(10)
+            if not ev or ev[0] != "open":
+                return
+            self._record(("header", ev[1]))
+            peer = ev[1].get("from")
+            if self.mode == "host-unknown":
+                conn.send(stream_header("", peer, id=os.urandom(8).hex()) +
+                          "<stream:error><host-unknown xmlns='%s'/></stream:error>"
+                          "</stream:stream>" % NS_STREAM_ERR)
+                conn.wait_closed(5)
+                return
+            conn.send(self._header(peer, os.urandom(8).hex()) +
+                      "<stream:features><starttls xmlns='%s'><required/></starttls>"
+                      "</stream:features>" % NS_TLS)
+            e = conn.next_elem(10, "starttls")
+            if e.name != "starttls":
+                raise Fail("fake peer: expected starttls, got %r" % e)
+            conn.send("<proceed xmlns='%s'/>" % NS_TLS)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(self.cert.cert, self.cert.key)
+            ctx.load_verify_locations(self.ca.cert)
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            conn.sock = ctx.wrap_socket(sock, server_side=True)
+            conn.restart()
+            ev = conn.next_event(10)
+            if not ev or ev[0] != "open":
+                raise Fail("fake peer: no header after TLS: %r" % (ev,))
+            sid = os.urandom(8).hex()
+            conn.send(self._header(peer, sid) +
+                      "<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/>"
+                      "</dialback></stream:features>")
+            while True:
+                ev = conn.next_event(30)
+                if ev is None or ev[0] != "elem":
+                    return
+                e = ev[1]
+                if e.ns == NS_DB and e.name == "result":
+                    self._record(("db:result", dict(e.attrs), e.text, sid))
+                    frm, to = e.get("from"), e.get("to")
+                    if self.answer in ("valid", "invalid"):
+                        conn.send("<db:result from='%s' to='%s' type='%s'/>" %
+                                  (to, frm, self.answer))
+                        if self.answer == "invalid":
+                            conn.send("</stream:stream>")
+                            conn.wait_closed(5)
+                            return
+                    elif self.answer == "error":
+                        conn.send("<db:result from='%s' to='%s' type='error'><error "
+                                  "type='cancel'><remote-server-not-found xmlns='%s'/></error>"
+                                  "</db:result>" % (to, frm, NS_STANZA_ERR))
+                else:
+                    self._record(("stanza", e))
+        except (Fail, Closed, OSError, ssl.SSLError) as ex:
+            self.errors.append(repr(ex))
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stop_flag = True
+        self.sock.close()

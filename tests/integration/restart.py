@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""integ_restart: router B is stopped (SIGTERM) and started again on the same addresses while A
+keeps its component connected; A must notice the dead stream, and messages a.test -> b.test and
+b.test -> a.test flow again once B is back (stanzas sent while B was down may bounce, none may
+be delivered twice)."""
+
+import os
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import check  # noqa: E402
+
+
+def scenario(env):
+    a, b = h.make_pair(env)
+    h.exchange(a, b, 2)
+    h.exchange(b, a, 2)
+    problems = b.router.stop()
+    check(not problems, "B stopped cleanly", problems)
+    a.comp.message("alice@a.test", "bob@b.test", "while down", id="down-1")
+    e = a.comp.wait_for(h.by_id("down-1"), 12)
+    check(e is not None and e.get("type") == "error",
+          "stanza sent while B is down bounced (%s)" % (h.stanza_error_condition(e)[0]
+                                                         if e is not None else None))
+
+    # same config, same ports
+    b.router = env.router("router-b-again", b.router.conf)
+    b.comp = b.component()
+    t0 = time.monotonic()
+    delivered = None
+    for i in range(20):
+        a.comp.message("alice@a.test", "bob@b.test", "retry %d" % i, id="up-%d" % i)
+        delivered = b.comp.wait_for(lambda e: (e.get("id") or "").startswith("up-"), 1)
+        if delivered is not None:
+            break
+    check(delivered is not None,
+          "a.test -> b.test delivered again after B restarted (%.1fs)" % (time.monotonic() - t0))
+    h.exchange(a, b, 3, prefix="after")
+    h.exchange(b, a, 3, prefix="after")
+    ids = [e.get("id") for e in b.comp.received if (e.get("id") or "").startswith("up-")]
+    check(len(ids) == len(set(ids)), "no stanza delivered twice", ids)
+
+
+if __name__ == "__main__":
+    h.run(scenario)
