@@ -217,7 +217,7 @@ static void on_accept(rt_listener_t *l, int res, uint32_t flags) {
         }
     }
     if (res < 0) {
-        if (res != -ECANCELED) {
+        if (res != -ECANCELED && !w->stopping) {
             CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_NET, "w%u: accept: %s", w->idx, strerror(-res));
         }
         return;
