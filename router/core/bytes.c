@@ -96,7 +96,7 @@ bool core_cur_get_decimal(core_cur_t *cur, uint64_t max, uint64_t *out) {
             return false; // leading zero
         }
         uint64_t d = (uint64_t)(cur->ptr[i] - '0');
-        if (v > (max - d) / 10) {
+        if (d > max || v > (max - d) / 10) {
             return false;
         }
         v = v * 10 + d;
@@ -335,6 +335,17 @@ static void add_escaped(core_bld_t *b, const char *s, size_t len, bool attr) {
             break;
         case '"':
             rep = attr ? "&quot;" : NULL;
+            break;
+        // A parser normalises literal CR (and, in attribute values, TAB and LF) away: keep them
+        // as character references so the peer string comes out unchanged.
+        case '\r':
+            rep = "&#13;";
+            break;
+        case '\n':
+            rep = attr ? "&#10;" : NULL;
+            break;
+        case '\t':
+            rep = attr ? "&#9;" : NULL;
             break;
         default:
             break;
