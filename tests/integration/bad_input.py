@@ -14,10 +14,12 @@ Cases (raw clients bind distinct 127.0.0.x source addresses):
   not authenticated (invalid-from); stanza to an unhosted domain on an authenticated stream (no
   relaying); stanza over s2s.max_stanza_size (policy-violation); silent peers
   (connection-timeout after s2s.auth_timeout); more than s2s.max_unauth_per_ip unauthenticated
-  connections from one address; component with a wrong secret (not-authorized) and for an
-  unknown domain."""
+  connections from one address; component with a wrong secret (not-authorized), for an unknown
+  domain, and garbage instead of a component header (not-well-formed). Errors raised before
+  the peer's header must still be preceded by a response header (RFC 6120 §4.9.1.2)."""
 
 import os
+import socket
 import sys
 import threading
 import time
@@ -232,10 +234,16 @@ def case_silent(x):
     h.check_stream_error("silent after header", got, "connection-timeout")
     check(AUTH_TIMEOUT - 0.5 <= dt <= AUTH_TIMEOUT + 3,
           "error came after about s2s.auth_timeout (%.1fs)" % dt)
-    check(mute.wait_closed(max(0.5, AUTH_TIMEOUT + 3 - (time.monotonic() - t0))),
-          "connection that sent nothing closed after the auth timeout (%.1fs)" %
+    left = max(0.5, AUTH_TIMEOUT + 3 - (time.monotonic() - t0))
+    closed = mute.wait_closed(left)
+    check(closed, "connection that sent nothing closed after the auth timeout (%.1fs)" %
           (time.monotonic() - t0))
     x.flow.sync("silent peers")
+    if mute.raw_in:  # whatever it sent must be a stream: header first (RFC 6120 §4.9.1.2)
+        xs = h.XmlStream()
+        xs.feed(mute.raw_in)
+        check(xs.events and xs.events[0][0] == "open",
+              "what B sent to the mute connection starts with a stream header", mute.raw_in)
 
 
 def case_unauth_limit(x):
@@ -298,6 +306,13 @@ def case_component_domain(x):
     x.flow.sync("component for an unknown domain")
 
 
+def case_component_garbage(x):
+    c = h.StreamConn(socket.create_connection(x.b.router.comp_addr, timeout=5))
+    c.send("<<<not xml")
+    r = h.S2S.expect_stream_error(c)
+    h.check_stream_error("component port: garbage instead of a header", r, "not-well-formed")
+
+
 def scenario(env):
     x = Ctx()
     x.a, x.b = h.make_pair(env, s2s_b={"auth_timeout": AUTH_TIMEOUT,
@@ -331,6 +346,7 @@ def scenario(env):
               case_unauth_limit, x)
     cases.run("component with a wrong secret", case_component_secret, x)
     cases.run("component for a domain B does not host", case_component_domain, x)
+    cases.run("garbage on the component port", case_component_garbage, x)
 
     def final():
         a, b, flow = x.a, x.b, x.flow
