@@ -41,6 +41,7 @@ static void send_header(rt_conn_t *c, const char *from) {
         rt_conn_write_bld(c, &b);
     }
     core_bld_cleanup(&b);
+    c->header_sent = true;
 }
 
 static bool on_open(void *ctx, const rt_xs_header_t *hdr) {

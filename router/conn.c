@@ -200,6 +200,20 @@ void rt_conn_stream_error(rt_conn_t *c, const char *cond, const char *text) {
     rt_stat_inc(&c->w->stats, RT_STAT_STREAM_ERRORS_SENT);
     core_bld_t b;
     core_bld_init(&b, 4096);
+    if (!c->header_sent) {
+        // An error before our header still goes inside a well-formed stream (RFC 6120 §4.9.1.2).
+        if (c->stream_id[0] == '\0') {
+            rt_conn_new_stream_id(c);
+        }
+        core_bld_add_str(&b, "<?xml version='1.0'?><stream:stream xmlns='");
+        core_bld_add_str(&b, c->kind == RT_CONN_COMP ? RT_XS_NS_COMPONENT : RT_XS_NS_SERVER);
+        core_bld_add_str(&b, "' xmlns:stream='" RT_XS_NS_STREAMS "' from='");
+        core_bld_add_xml_attr(&b, c->hdr_to, strlen(c->hdr_to));
+        core_bld_add_str(&b, "' id='");
+        core_bld_add_str(&b, c->stream_id);
+        core_bld_add_str(&b, "' version='1.0'>");
+        c->header_sent = true;
+    }
     core_bld_add_str(&b, "<stream:error><");
     core_bld_add_str(&b, cond);
     core_bld_add_str(&b, " xmlns='" RT_XS_NS_STREAM_ERRORS "'/>");

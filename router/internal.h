@@ -150,6 +150,7 @@ struct rt_conn {
     bool send_armed;
     bool closing;         // no more input is processed; freed when no op is in flight
     bool close_after_flush;
+    bool header_sent;     // our stream header for the current stream is out
     bool counted_unauth;  // holds a slot in the per-address unauthenticated table
     uint32_t unauth_slot;
     struct sockaddr_storage peer;

@@ -127,6 +127,7 @@ static void send_header(rt_conn_t *c, const char *from, const char *to) {
         rt_conn_write_bld(c, &b);
     }
     core_bld_cleanup(&b);
+    c->header_sent = true;
 }
 
 static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
@@ -227,6 +228,7 @@ static bool handle_starttls(rt_conn_t *c) {
         return false;
     }
     rt_xs_reset(c->xs);
+    c->header_sent = false;
     c->state = RT_SIN_WAIT_HEADER;
     return false;
 }
@@ -278,8 +280,24 @@ static bool handle_auth(rt_conn_t *c, const rt_xs_elem_t *el) {
     LOGI(CORE_LOG_INFO, c, "authenticated %s -> %s by SASL EXTERNAL", c->hdr_from, c->hdr_to);
     rt_conn_write_str(c, "<success xmlns='" RT_XS_NS_SASL "'/>");
     rt_xs_reset(c->xs);
+    c->header_sent = false;
     c->state = RT_SIN_WAIT_HEADER;
     return false;
+}
+
+// key_text returns the element's text without surrounding XML whitespace (keys are hex).
+static const char *key_text(const rt_xs_elem_t *el, size_t *out_len) {
+    const char *t = el->nodes[0].text;
+    size_t n = el->nodes[0].text_len;
+    while (n > 0 && (t[0] == ' ' || t[0] == '\t' || t[0] == '\r' || t[0] == '\n')) {
+        t++;
+        n--;
+    }
+    while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\r' || t[n - 1] == '\n')) {
+        n--;
+    }
+    *out_len = n;
+    return t;
 }
 
 static bool handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el) {
@@ -303,8 +321,10 @@ static bool handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el) {
         db_answer(c, "result", to, from, NULL, "error", "policy-violation");
         return true;
     }
-    const char *key = el->nodes[0].text;
-    if (el->nodes[0].text_len != DNA_DBKEY_HEX_LEN) {
+    size_t key_len;
+    const char *key_ptr = key_text(el, &key_len);
+    char key[DNA_DBKEY_HEX_LEN + 1];
+    if (key_len != DNA_DBKEY_HEX_LEN) {
         db_answer(c, "result", to, from, NULL, "invalid", NULL);
         LOGI(CORE_LOG_INFO, c, "dialback key for %s -> %s has a bad length", from, to);
         if (!any_valid(c)) {
@@ -313,6 +333,8 @@ static bool handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el) {
         }
         return true;
     }
+    core_memcpy(key, key_ptr, key_len);
+    key[key_len] = '\0';
     rt_in_pair_t *p = find_pair(c, from, to);
     if (p != NULL) {
         if (p->state == RT_PAIR_VALID) {
@@ -355,8 +377,9 @@ static bool handle_db_verify(rt_conn_t *c, const rt_xs_elem_t *el) {
         db_answer(c, "verify", to, from, el->id, "error", "item-not-found");
         return true;
     }
-    bool ok = dna_dbkey_verify(&rt->db_secret, el->nodes[0].text, el->nodes[0].text_len, from, to,
-                               el->id);
+    size_t key_len;
+    const char *key = key_text(el, &key_len);
+    bool ok = dna_dbkey_verify(&rt->db_secret, key, key_len, from, to, el->id);
     rt_stat_inc(&c->w->stats, RT_STAT_DIALBACK_VERIFY_ANSWERED);
     LOGI(CORE_LOG_DEBUG, c, "db:verify from %s for %s: %s", from, to, ok ? "valid" : "invalid");
     db_answer(c, "verify", to, from, el->id, ok ? "valid" : "invalid", NULL);

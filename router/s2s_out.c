@@ -126,6 +126,7 @@ static void send_header(rt_conn_t *c) {
         rt_conn_write_bld(c, &b);
     }
     core_bld_cleanup(&b);
+    c->header_sent = true;
     set_state(c, RT_SOUT_WAIT_HEADER);
 }
 

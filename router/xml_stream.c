@@ -983,6 +983,16 @@ static rc_t xs_replay(rt_xs_t *xs) {
     return RC_OK;
 }
 
+// xs_utf8_prefix returns the length of the prefix of |data| without 0x00, 0xFE or 0xFF.
+static size_t xs_utf8_prefix(const uint8_t *data, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == 0x00 || data[i] >= 0xfe) {
+            return i;
+        }
+    }
+    return len;
+}
+
 // xs_keep_from returns the document offset where the pending item starts.
 static uint64_t xs_keep_from(const rt_xs_t *xs) {
     if (xs->st == XS_ST_PROLOG) {
@@ -1039,11 +1049,14 @@ rc_t rt_xs_feed(rt_xs_t *xs, const uint8_t *data, size_t len, size_t *out_consum
     xs->feed_base = xs->doc_pos;
     xs->feed_data = data;
     xs->feed_len = len;
-    while (off < len && xs->st != XS_ST_CLOSED) {
+    // WARNING: expat switches to UTF-16 on a byte order mark or a NUL second byte even when told
+    // "UTF-8". No UTF-8 XML contains 0x00, 0xFE or 0xFF: parse up to the first one, then fail.
+    size_t good = xs_utf8_prefix(data, len);
+    while (off < good && xs->st != XS_ST_CLOSED) {
         // End the slice at the first byte over the pending item's limit.
         uint64_t pending = xs->feed_base + off - xs_keep_from(xs);
         size_t lim = xs_item_limit(xs);
-        size_t n = len - off;
+        size_t n = good - off;
         if (n > XS_SLICE) {
             n = XS_SLICE;
         }
@@ -1084,6 +1097,10 @@ rc_t rt_xs_feed(rt_xs_t *xs, const uint8_t *data, size_t len, size_t *out_consum
             rc = RC_XML_LIMIT;
             goto out;
         }
+    }
+    if (good < len && xs->st != XS_ST_CLOSED) {
+        rc = RC_XML_NOT_WELL_FORMED;
+        goto out;
     }
     if (xs->st == XS_ST_CLOSED) {
         for (; off < len; off++) {
