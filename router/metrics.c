@@ -27,6 +27,7 @@ struct rt_metrics {
 };
 
 // metrics_log routes libmicrohttpd's messages into the stats log source.
+static void metrics_log(void *cls, const char *fmt, va_list ap) RT_PRINTF(2, 0);
 static void metrics_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     char line[256];
