@@ -281,7 +281,8 @@ static rc_t want_string(conf_ctx_t *ctx, const config_setting_t *s, const char *
     return RC_OK;
 }
 
-// want_array checks that |s| is an array or list whose elements are all strings.
+// want_string_array checks that |s| is an array or list; each element is checked as a string by
+// its converter.
 static rc_t want_string_array(conf_ctx_t *ctx, const config_setting_t *s) {
     if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
         return want_type(ctx, s, CONFIG_TYPE_ARRAY, "an array of strings");
@@ -697,9 +698,9 @@ static rc_t finish_domains(conf_ctx_t *ctx, const config_t *cf, rt_conf_t *conf)
     // The first certificate naming a domain serves it.
     for (size_t c = conf->num_certs; c-- > 0;) {
         for (size_t j = 0; j < conf->certs[c].num_domains; j++) {
-            rt_conf_domain_t *d = (rt_conf_domain_t *)rt_conf_domain(conf, conf->certs[c].domains[j]);
+            const rt_conf_domain_t *d = rt_conf_domain(conf, conf->certs[c].domains[j]);
             if (d != NULL) {
-                d->cert_idx = c;
+                conf->domains[d - conf->domains].cert_idx = c;
             }
         }
     }
