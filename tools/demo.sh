@@ -48,7 +48,7 @@ DEMOCOMP_BIN=$BUILD/tools/democomp
 for b in "$ROUTER_BIN" "$DEMOCOMP_BIN"; do
     [[ -x $b ]] || { echo "demo.sh: $b not built (cmake --build $BUILD)" >&2; exit 2; }
 done
-for t in openssl curl python3; do
+for t in openssl curl awk; do
     command -v "$t" >/dev/null || { echo "demo.sh: $t is needed" >&2; exit 2; }
 done
 
@@ -92,59 +92,39 @@ fail() {
     exit 1
 }
 
-# free_ports IP COUNT: COUNT distinct TCP ports that nothing listens on at IP (bind-tested), taken
-# below the kernel's ephemeral range so outbound connections cannot take them meanwhile.
-free_ports() {
-    python3 - "$1" "$2" <<'EOF'
-import random, socket, sys
-ip, count = sys.argv[1], int(sys.argv[2])
-lo = 20000
-try:
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        eph_lo = int(f.read().split()[0])
-except OSError:
-    eph_lo = 32768
-hi = max(lo + 1000, eph_lo - 1)
-picked = []
-for _ in range(10000):
-    if len(picked) == count:
-        break
-    p = random.randint(lo, hi)
-    if p in picked:
-        continue
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((ip, p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    picked.append(p)
-if len(picked) != count:
-    sys.exit("no free ports on " + ip)
-print(" ".join(map(str, picked)))
-EOF
+# port_used PORT: true when some IPv4/IPv6 TCP socket is bound to local port PORT (any address,
+# any state), read from /proc so the check opens no connection a router would have to handle.
+port_used() {
+    awk -v p="$(printf ':%04X' "$1")" 'FNR > 1 && substr($2, length($2) - 4) == p { f = 1 }
+        END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
-# listening IP PORT: true when some socket listens on IP:PORT (read from /proc, so the check does
-# not open a connection the router would have to handle).
+# listening IP PORT: true when a socket listens on IP:PORT (IPv4, from /proc/net/tcp).
 listening() {
-    python3 - "$1" "$2" <<'EOF'
-import socket, struct, sys
-ip, port = sys.argv[1], int(sys.argv[2])
-want = "%08X:%04X" % (struct.unpack("<I", socket.inet_aton(ip))[0], port)
-with open("/proc/net/tcp") as f:
-    next(f)
-    for line in f:
-        cols = line.split()
-        if cols[1] == want and cols[3] == "0A":
-            sys.exit(0)
-sys.exit(1)
-EOF
+    local o
+    IFS=. read -r -a o <<<"$1"
+    awk -v w="$(printf '%02X%02X%02X%02X:%04X' "${o[3]}" "${o[2]}" "${o[1]}" "${o[0]}" "$2")" \
+        'FNR > 1 && $2 == w && $4 == "0A" { f = 1 } END { exit !f }' /proc/net/tcp
 }
 
-read -r S2S_A COMP_A METRICS_A <<<"$(free_ports $IP_A 3)"
-read -r S2S_B COMP_B METRICS_B <<<"$(free_ports $IP_B 3)"
+# free_ports COUNT: COUNT distinct TCP ports nothing uses, below the kernel's ephemeral range so
+# the routers' outbound connections cannot take them meanwhile.
+free_ports() {
+    local lo=20000 hi eph picked=() p tries
+    read -r eph _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph=32768
+    hi=$((eph - 1 > lo + 1000 ? eph - 1 : lo + 1000))
+    for ((tries = 0; tries < 10000 && ${#picked[@]} < $1; tries++)); do
+        p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
+        [[ " ${picked[*]} " == *" $p "* ]] && continue
+        port_used "$p" && continue
+        picked+=("$p")
+    done
+    [[ ${#picked[@]} == "$1" ]] || fail "no free ports"
+    echo "${picked[*]}"
+}
+
+read -r S2S_A COMP_A METRICS_A S2S_B COMP_B METRICS_B <<<"$(free_ports 6)"
+[[ -n $METRICS_B ]] || exit 1
 
 # Throwaway CA and one certificate per hosted domain.
 (
@@ -202,6 +182,10 @@ write_conf() {
         echo "  listen = [ \"$ip:$s2s\" ];"
         echo "  require_tls = true;"
         echo "  ca_file = \"$WORK/ca.pem\";"
+        # fedrouter makes one s2s stream per domain pair, and both routers connect from
+        # 127.0.0.1: at start-up up to (local x remote) connections from that one address are
+        # unauthenticated at once, more than the default limit of 16.
+        echo "  max_unauth_per_ip = $((${#locals[@]} * ${#remotes[@]} + 16));"
         echo "  dialback_secret = \"$(openssl rand -hex 16)\";"
         echo "};"
         echo "components = { listen = [ \"$ip:$comp\" ]; };"
