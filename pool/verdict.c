@@ -1,0 +1,2 @@
+// placeholder: being written
+typedef int rt_placeholder_t;

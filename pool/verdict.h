@@ -1,0 +1,82 @@
+// verdict.h: the verdict table: "the peer identity P proves domain D", shared by all workers.
+//
+// A verdict is keyed to what the proof rests on: the peer address (IP and port; port 0 for an
+// inbound peer, whose source port means nothing), the SHA-256 fingerprint of the peer's DER
+// end-entity certificate (all zero when the proof does not rest on a certificate), and the
+// domain (A-label). The value records the prooftype that decided it, whether it is positive,
+// and when it expires. A different certificate at the same address is a different key, so a
+// verdict never carries over to another certificate (SPEC.md RTR-6). Negative verdicts get a
+// shorter TTL and never outlive a positive verdict for a different certificate.
+//
+// Concurrency: the table is split into shards, each with its own small lock; a lookup takes only
+// its shard's lock, never a global one, and copies the entry out. The size is bounded: a full
+// shard evicts its entry that expires first. No I/O, no logging.
+#ifndef RT_POOL_VERDICT_H
+#define RT_POOL_VERDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "router/core/rc.h"
+
+#define POOL_FP_LEN 32 // SHA-256
+
+typedef enum pool_prooftype {
+    POOL_PROOF_NONE = 0,
+    POOL_PROOF_PKIX,     // RFC 6125 name match on a chain valid against the trust store
+    POOL_PROOF_DIALBACK, // DNS-level: the domain resolves to this address and the peer hosts it
+    POOL_PROOF_DANE,
+    POOL_PROOF_POSH,
+} pool_prooftype_t;
+
+typedef struct pool_verdict_key {
+    struct sockaddr_storage addr; // only the family, address and port are compared
+    uint8_t fp[POOL_FP_LEN];      // all zero: not tied to a certificate
+    const char *domain;           // A-label, NUL-terminated, at most 253 bytes
+} pool_verdict_key_t;
+
+typedef struct pool_verdict {
+    bool positive;
+    pool_prooftype_t proof;
+    uint64_t expires_ms; // on the caller's monotonic clock
+} pool_verdict_t;
+
+typedef enum pool_verdict_lookup {
+    POOL_VERDICT_MISS = 0,  // no entry, or it expired
+    POOL_VERDICT_HIT,       // a positive verdict
+    POOL_VERDICT_NEGATIVE,  // a negative verdict
+} pool_verdict_lookup_t;
+
+typedef struct pool_verdicts pool_verdicts_t;
+
+typedef struct pool_verdict_stats {
+    uint64_t entries;
+    uint64_t evictions;
+    uint64_t inserts;
+} pool_verdict_stats_t;
+
+// pool_verdicts_new returns an owned table holding at most |max_entries| (>= 64) entries.
+// Free with pool_verdicts_free. Thread: any.
+pool_verdicts_t *pool_verdicts_new(size_t max_entries);
+void pool_verdicts_free(pool_verdicts_t *vt);
+
+// pool_verdicts_lookup finds |key| at time |now_ms|; on HIT or NEGATIVE copies the entry to |out|
+// (may be NULL). Expired entries count as MISS (and are removed). Thread: any.
+pool_verdict_lookup_t pool_verdicts_lookup(pool_verdicts_t *vt, const pool_verdict_key_t *key,
+                                           uint64_t now_ms, pool_verdict_t *out);
+
+// pool_verdicts_put stores |v| for |key| (replacing any entry). A negative verdict is not stored
+// over an unexpired positive one for the same key. Returns RC_OK or RC_EINVAL (bad domain).
+// Thread: any.
+RT_MUSTCHECK rc_t pool_verdicts_put(pool_verdicts_t *vt, const pool_verdict_key_t *key,
+                                    const pool_verdict_t *v, uint64_t now_ms);
+
+// pool_verdicts_flush_addr removes every entry for |addr| (all certificates and domains), e.g.
+// when an operator flushes a peer or the peer's certificate changed. Returns how many.
+size_t pool_verdicts_flush_addr(pool_verdicts_t *vt, const struct sockaddr_storage *addr);
+
+void pool_verdicts_stats(pool_verdicts_t *vt, pool_verdict_stats_t *out);
+
+#endif
