@@ -462,6 +462,32 @@ static void test_errors(void) {
     expect_err(HDR_SERVER "<message a='1' a='2'/>", NULL, RC_XML_NOT_WELL_FORMED);
     expect_err(HDR_SERVER "<message>\xff</message>", NULL, RC_XML_NOT_WELL_FORMED);
     expect_err("  <?xml version='1.0'?><stream:stream>", NULL, RC_XML_NOT_WELL_FORMED);
+    // UTF-16 (expat would switch on a BOM or a NUL byte) and stray 0xFE/0xFF bytes.
+    static const struct {
+        const char *s;
+        size_t len;
+    } bin[] = {
+        {"\xd5\x00\n", 3},
+        {"<\x00s\x00t\x00", 6},
+        {"\xff\xfe<\x00", 4},
+        {"\xfe\xff\x00<", 4},
+        {HDR_SERVER "<presence/>\x00", sizeof(HDR_SERVER "<presence/>")},
+    };
+    for (size_t i = 0; i < RT_ARRAY_LEN(bin); i++) {
+        for (size_t cut = 0; cut <= bin[i].len; cut++) {
+            rec_t r;
+            rec_init(&r);
+            r.xs = rt_xs_new(NULL, &cbs, &r);
+            size_t used;
+            rc_t rc1 = rt_xs_feed(r.xs, (const uint8_t *)bin[i].s, cut, &used);
+            rc_t rc2 = rt_xs_feed(r.xs, (const uint8_t *)bin[i].s + cut, bin[i].len - cut, &used);
+            T_ASSERT(rc1 == RC_XML_NOT_WELL_FORMED || rc2 == RC_XML_NOT_WELL_FORMED);
+            // The presence before the NUL is delivered in every split.
+            T_ASSERT_EQ(r.num_elems, i == 4 ? 1 : 0);
+            rt_xs_free(r.xs);
+            core_bld_cleanup(&r.log);
+        }
+    }
     // Limits: depth.
     rt_xs_limits_default(&lim);
     lim.max_depth = 4;
