@@ -394,8 +394,9 @@ static void xs_elem_clear(rt_xs_t *xs) {
     xs->pending_decls = 0;
     xs->pending_default = false;
     xs->cur_node = RT_XS_NONE;
-    xs->strs.len = 0;
-    xs->text.len = 0;
+    xs_vec_idle(&xs->strs);
+    xs_vec_idle(&xs->text);
+    xs_vec_idle(&xs->tcat);
     xs->num_in = xs->num_ia = xs->num_seg = xs->num_edecl = 0;
     xs->num_ns_cache = 0;
 }
@@ -1037,6 +1038,7 @@ rc_t rt_xs_feed(rt_xs_t *xs, const uint8_t *data, size_t len, size_t *out_consum
         return RC_EINVAL; // not from a callback
     }
     if (xs->err != RC_OK) {
+        *out_consumed = len;
         return xs->err;
     }
     if (xs->need_replay) {

@@ -9,6 +9,11 @@
 // Restricted XML: a DOCTYPE, comment, processing instruction (other than the XML declaration) or
 // entity declaration ends the stream with RC_XML_RESTRICTED. Limits: stanza bytes, depth and
 // attributes per element; over a limit ends with RC_XML_LIMIT. Limits have finite defaults.
+// Input is UTF-8 only: an XML declaration with standalone or another encoding is
+// RC_XML_RESTRICTED; a 0x00, 0xFE or 0xFF byte is RC_XML_NOT_WELL_FORMED. The root must be
+// {http://etherx.jabber.org/streams}stream (else RC_XML_NAMESPACE) with the prefix "stream" (else
+// RC_XML_PREFIX). Text between top-level elements (whitespace keepalives) is skipped. After
+// </stream:stream> only whitespace is accepted.
 //
 // Thread: an rt_xs_t belongs to one worker. Callbacks run synchronously inside rt_xs_feed.
 #ifndef RT_ROUTER_XML_STREAM_H
@@ -35,11 +40,12 @@
 
 typedef struct rt_xs rt_xs_t;
 
+// Limits of one stream; a zero field means its default (none is ever unlimited).
 typedef struct rt_xs_limits {
     size_t max_stanza_bytes; // bytes of one top-level element, '<' to final '>' (default 262144)
     size_t max_header_bytes; // bytes of a stream header (default 4096)
     size_t max_depth;        // element nesting inside one top-level element (default 32)
-    size_t max_attrs;        // attributes per element (default 64)
+    size_t max_attrs;        // attributes per element, namespace declarations included (default 64)
 } rt_xs_limits_t;
 
 // rt_xs_limits_default fills |out| with the defaults above.
@@ -79,8 +85,8 @@ typedef struct rt_xs_elem {
     // True for message/presence/iq in the stream's default namespace.
     bool is_stanza;
     // True when forwarding |raw| into another stream would change its meaning: it uses a namespace
-    // prefix declared on the stream header, or declares the stream's default namespace explicitly.
-    // Use rt_xs_reserialize then.
+    // prefix declared on the stream header, or declares the default namespace explicitly (any
+    // xmlns='...' on the top-level element). Use rt_xs_reserialize then.
     bool raw_unsafe;
     // The tree: nodes[0] is the top-level element. Filled for non-stanzas; for stanzas only
     // nodes[0] (with its attributes) is filled.
@@ -116,12 +122,13 @@ void rt_xs_free(rt_xs_t *xs);
 // rt_xs_feed parses |len| bytes. Returns RC_OK when all bytes were consumed or a callback stopped
 // parsing (|*out_consumed| tells how many bytes were used), or an error: RC_XML_NOT_WELL_FORMED,
 // RC_XML_RESTRICTED, RC_XML_LIMIT, RC_XML_NAMESPACE, RC_XML_PREFIX. After an error the parser
-// accepts nothing more. Bytes of an unfinished element are kept inside the parser.
+// accepts nothing more (|*out_consumed| is then |len|). Bytes of an unfinished element are kept
+// inside the parser (at most the limit). Not from a callback (RC_EINVAL).
 RT_MUSTCHECK rc_t rt_xs_feed(rt_xs_t *xs, const uint8_t *data, size_t len, size_t *out_consumed);
 
 // rt_xs_reset prepares for a stream restart (after STARTTLS or SASL success): the next bytes are
 // a new XML declaration and stream header. Call it from a callback that returns false, or
-// between feeds.
+// between feeds; from a callback it also stops parsing after that element. Errors stay sticky.
 void rt_xs_reset(rt_xs_t *xs);
 
 // rt_xs_error_condition maps an RC_XML_* code to the RFC 6120 stream error condition name
