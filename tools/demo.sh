@@ -76,13 +76,27 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# show_logs prints the end of every log, for a failed run.
+# show_logs prints, for a failed run, the warnings, errors and failures each router logged and
+# the end of each democomp's stderr.
 show_logs() {
-    local f
-    for f in "$WORK"/router-a.log "$WORK"/router-b.log "$WORK"/democomp-a.err "$WORK"/democomp-b.err; do
+    local f pid
+    for f in a b; do
+        [[ -s $WORK/router-$f.log ]] || continue
+        pid=PID_${f^^}
+        if [[ -n ${!pid:-} ]] && ! kill -0 "${!pid}" 2>/dev/null; then
+            echo "---- router ${f^^} is no longer running; end of router-$f.log" >&2
+            grep -E -A 14 '^==[0-9]+==ERROR|runtime error' "$WORK/router-$f.log" | head -n 30 >&2 ||
+                true
+            tail -n 5 "$WORK/router-$f.log" >&2
+            continue
+        fi
+        echo "---- router-$f.log: warnings, errors, failures (first 20)" >&2
+        grep -E ' (warn|error) |fail|bounc|refus' "$WORK/router-$f.log" | head -n 20 >&2 || true
+    done
+    for f in "$WORK"/democomp-a.err "$WORK"/democomp-b.err; do
         [[ -s $f ]] || continue
         echo "---- last lines of $(basename "$f")" >&2
-        tail -n 25 "$f" >&2
+        tail -n 10 "$f" >&2
     done
 }
 
@@ -290,6 +304,8 @@ wait $DC_B || RC_B=$?
 dc() { awk -F': ' -v k="$2" '$1 == k { v = $2 } END { print (v == "" ? 0 : v + 0) }' "$1"; }
 dc_elapsed() { awk -F': ' '$1 == "elapsed" { split($2, a, " "); print a[1] }' "$1"; }
 
+kill -0 $PID_A 2>/dev/null || fail "router A died during the run"
+kill -0 $PID_B 2>/dev/null || fail "router B died during the run"
 curl -fsS --max-time 5 "http://$IP_A:$METRICS_A/metrics" >"$WORK/metrics-a.txt" ||
     fail "cannot scrape router A's /metrics"
 curl -fsS --max-time 5 "http://$IP_B:$METRICS_B/metrics" >"$WORK/metrics-b.txt" ||
@@ -342,6 +358,13 @@ echo "stanzas delivered: $DELIVERED"
 echo "tcp connects: $((CONN_OUT_A + CONN_OUT_B))"
 echo "tls handshakes: $((TLS_OUT_A + TLS_OUT_B))"
 echo "elapsed: ${ELAPSED:-0} s"
+# Pool metrics, when this build has them.
+for m in fedrouter_verification_connections_total:"verification connections" \
+    fedrouter_handshakes_avoided_total:"handshakes avoided"; do
+    if grep -q "^${m%%:*}[ {]" "$MA" "$MB"; then
+        echo "${m#*:}: $(($(metric "$MA" "${m%%:*}" '*') + $(metric "$MB" "${m%%:*}" '*')))"
+    fi
+done
 
 OK=1
 mismatch() {
