@@ -9,6 +9,7 @@
 
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "dna/pkix.h"
 #include "router/internal.h"
@@ -76,13 +77,7 @@ void rt_conn_free(rt_conn_t *c) {
     core_buf_cleanup(&c->pout);
     core_buf_cleanup(&c->pin);
     free(c->rxbuf);
-    free(c->pairs);
-    free(c->addrs);
-    while (c->q_head != NULL) {
-        rt_msg_t *m = c->q_head;
-        c->q_head = m->next;
-        rt_msg_free(m);
-    }
+    pool_pairset_cleanup(&c->pairs);
     while (c->verifies != NULL) {
         rt_out_verify_t *v = c->verifies;
         c->verifies = v->next;
@@ -104,6 +99,7 @@ void rt_conn_write(rt_conn_t *c, const void *data, size_t len) {
         return;
     }
     core_buf_append(c->tls_on ? &c->pout : &c->wbuf, data, len);
+    c->last_tx_ms = c->w->now_ms;
     rt_conn_mark_dirty(c);
 }
 
@@ -266,6 +262,15 @@ bool rt_conn_peer_proves(rt_conn_t *c, const char *domain) {
 
 static void on_tls_ready(rt_conn_t *c) {
     c->tls_ready = true;
+    if (c->tls.peer_leaf != NULL) {
+        uint8_t *der = NULL;
+        int len = i2d_X509(c->tls.peer_leaf, &der);
+        if (len > 0) {
+            SHA256(der, (size_t)len, c->peer_fp);
+            c->has_peer_fp = true;
+        }
+        OPENSSL_free(der);
+    }
     rt_stat_inc(&c->w->stats, c->kind == RT_CONN_S2S_IN ? RT_STAT_TLS_HANDSHAKES_IN
                                                         : RT_STAT_TLS_HANDSHAKES_OUT);
     const SSL_CIPHER *ciph = SSL_get_current_cipher(c->tls.ssl);
@@ -365,12 +370,13 @@ void rt_conn_tick(rt_conn_t *c) {
         return;
     }
     uint32_t idle = c->w->rt->conf->idle_timeout_s;
-    if (c->kind != RT_CONN_COMP && idle > 0 && now - c->last_rx_ms > (uint64_t)idle * 1000u &&
-        !c->close_after_flush && c->q_head == NULL) {
+    uint64_t last = c->last_rx_ms > c->last_tx_ms ? c->last_rx_ms : c->last_tx_ms;
+    if (c->kind != RT_CONN_COMP && idle > 0 && now - last > (uint64_t)idle * 1000u &&
+        !c->close_after_flush) {
         CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_S2S, "w%u c%lu %s: closing idle stream", c->w->idx,
                  (unsigned long)c->id, c->peer_text);
         if (c->kind == RT_CONN_S2S_OUT) {
-            rt_sout_closed(c); // forget the pair before the close so new stanzas open a new stream
+            rt_pool_stream_closed(c); // new stanzas must not pick this stream any more
         }
         rt_conn_end_stream(c);
     }

@@ -4,10 +4,11 @@ add_executable(fedrouter
   conn.c
   loop.c
   main.c
+  peer.c
   route.c
   s2s_in.c
   s2s_out.c
   tls.c
 )
-target_link_libraries(fedrouter PRIVATE router_xml router_dns router_conf router_stats dna
+target_link_libraries(fedrouter PRIVATE router_xml router_dns router_conf router_stats pool dna
   router_core bssl PkgConfig::URING Threads::Threads)

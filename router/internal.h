@@ -20,6 +20,9 @@
 #include <stdint.h>
 
 #include "dna/dbkey.h"
+#include "pool/backoff.h"
+#include "pool/pairset.h"
+#include "pool/verdict.h"
 #include "dna/domain.h"
 #include "router/conf.h"
 #include "router/core/bytes.h"
@@ -33,6 +36,8 @@ typedef struct rt_router rt_router_t;
 typedef struct rt_worker rt_worker_t;
 typedef struct rt_conn rt_conn_t;
 typedef struct rt_msg rt_msg_t;
+typedef struct rt_peer rt_peer_t;
+typedef struct rt_opair rt_opair_t;
 
 // ---- io_uring operations -------------------------------------------------------------------
 // Every SQE's user_data is an rt_op_t * (STYLE.md §6.2); user_data 0 marks CQEs to ignore
@@ -109,31 +114,59 @@ typedef enum rt_conn_kind {
 } rt_conn_kind_t;
 
 #define RT_RX_BUF 16384
-#define RT_MAX_PAIRS 64       // domain pairs per inbound stream
-#define RT_MAX_PENDING_DB 16  // pending db:result per inbound stream
+#define RT_MAX_PAIRS 65536     // domain pairs per inbound stream
+#define RT_MAX_PENDING_DB 1024 // db:result being verified per inbound stream
 #define RT_STREAM_ID_LEN 32
 
-typedef enum rt_pair_state {
-    RT_PAIR_PENDING = 1,
-    RT_PAIR_VALID,
-} rt_pair_state_t;
-
-// A domain pair on an inbound stream: remote sender -> local target.
-typedef struct rt_in_pair {
-    char remote[DNA_DOMAIN_MAX];
-    char local[DNA_DOMAIN_MAX];
-    rt_pair_state_t state;
-} rt_in_pair_t;
-
-// A db:verify this outbound stream carries for an inbound stream on some worker.
+// A db:verify request we carry to a remote domain's authoritative server for one of our inbound
+// streams (on any worker).
 typedef struct rt_out_verify {
     struct rt_out_verify *next;
+    char local[DNA_DOMAIN_MAX];  // our hosted domain (the receiving server)
+    char remote[DNA_DOMAIN_MAX]; // the domain being verified (originating server)
     char stream_id[RT_STREAM_ID_LEN + 8];
     char key[DNA_DBKEY_HEX_LEN + 1];
     uint32_t reply_worker;
     uint64_t reply_conn;
-    bool sent;
+    uint64_t deadline_ms;
 } rt_out_verify_t;
+
+// Outbound domain pair (local L -> remote R) states.
+typedef enum rt_opair_state {
+    RT_OPAIR_RESOLVING = 1, // waiting for R's addresses
+    RT_OPAIR_WAITING,       // on a peer, waiting for a stream, a proof or the back-off
+    RT_OPAIR_PENDING,       // on a stream: authentication (EXTERNAL or db:result) in flight
+    RT_OPAIR_VALID,         // on a stream: stanzas flow
+} rt_opair_state_t;
+
+// An outbound domain pair; lives on the worker that owns R's peer address.
+struct rt_opair {
+    rt_opair_t *hash_next; // worker pair table
+    rt_opair_t *list_next; // peer's waiting list or stream's pair list
+    char local[DNA_DOMAIN_MAX];
+    char remote[DNA_DOMAIN_MAX];
+    rt_opair_state_t state;
+    rt_peer_t *peer;   // set from WAITING on
+    rt_conn_t *stream; // set in PENDING and VALID
+    bool piggybacked;  // added to an existing stream by db:result (not its primary pair)
+    size_t addr_idx;   // which of R's addresses (worker dom cache) this pair uses
+    rt_msg_t *q_head, *q_tail; // stanzas waiting for VALID
+    size_t q_bytes;
+    uint64_t deadline_ms; // the oldest queued stanza bounces at this time (0: none queued)
+};
+
+// A peer address (IP, port, transport): owns the streams to it and the pairs waiting for one.
+struct rt_peer {
+    rt_peer_t *hash_next;
+    rt_dns_addr_t addr;
+    char text[80];
+    pool_backoff_t backoff;
+    bool ever_connected;
+    bool no_db_errors; // its stream features lacked <dialback><errors/></dialback>
+    rt_conn_t *streams;        // via rt_conn.peer_next (pooled streams and verification conns)
+    rt_opair_t *waiting;       // via list_next
+    rt_out_verify_t *verifies; // db:verify requests not yet sent on a stream
+};
 
 struct rt_conn {
     rt_worker_t *w;
@@ -153,8 +186,8 @@ struct rt_conn {
     bool header_sent;     // our stream header for the current stream is out
     bool counted_unauth;  // holds a slot in the per-address unauthenticated table
     uint32_t unauth_slot;
-    struct sockaddr_storage peer;
-    char peer_text[64];
+    struct sockaddr_storage peer_sa;
+    char peer_text[80];
     uint8_t *rxbuf;
     core_buf_t wbuf;    // bytes ready to send (ciphertext when TLS is on)
     core_buf_t sending; // bytes handed to the kernel
@@ -167,6 +200,7 @@ struct rt_conn {
     rt_xs_t *xs;
     uint64_t deadline_ms;   // 0: none
     uint64_t last_rx_ms;
+    uint64_t last_tx_ms;
     char stream_id[RT_STREAM_ID_LEN + 1]; // ours (inbound/component) or the peer's (outbound)
     int state;              // rt_sin_state_t / rt_sout_state_t / rt_comp_state_t
 
@@ -174,23 +208,23 @@ struct rt_conn {
     char hdr_to[DNA_DOMAIN_MAX];   // local domain the peer asked for
     char hdr_from[DNA_DOMAIN_MAX]; // peer's asserted domain (post-TLS header only)
     bool sasl_done;
-    rt_in_pair_t *pairs;
-    size_t num_pairs;
-    size_t num_pending_db;
+    pool_pairset_t pairs; // (remote, local) pairs authorised or being verified
 
-    // Outbound s2s: pair (local, remote).
+    // Outbound s2s: the stream's primary pair (header from/to), its peer and the pairs on it.
     char local[DNA_DOMAIN_MAX];
     char remote[DNA_DOMAIN_MAX];
-    rt_dns_addr_t *addrs;
-    size_t num_addrs;
-    size_t addr_idx;
-    bool ever_connected;
+    rt_peer_t *peer;
+    rt_conn_t *peer_next;
+    rt_opair_t *opairs;        // pairs attached to this stream (primary first)
+    rt_out_verify_t *verifies; // db:verify sent on this stream, waiting for the answer
+    bool vconn;                // verification connection: closed once its work is done
+    char prove[DNA_DOMAIN_MAX]; // vconn: the target domain whose authority it checks ("" none)
+    rt_conn_t *prove_for;      // vconn: the pooled stream the proof is recorded against
     bool feat_starttls, feat_external, feat_dialback, feat_db_errors;
     bool tried_external;
+    uint8_t peer_fp[POOL_FP_LEN]; // SHA-256 of the peer's DER certificate
+    bool has_peer_fp;
     uint64_t establish_deadline_ms;
-    rt_msg_t *q_head, *q_tail; // stanzas waiting for the stream
-    size_t q_bytes;
-    rt_out_verify_t *verifies;
 
     // Component.
     size_t dom_idx; // index into conf->domains
@@ -240,7 +274,12 @@ struct rt_worker {
     rt_dns_t *dns;
     rt_dns_watch_t *dns_watches;
     rt_conn_t **comp_by_domain; // [conf->num_domains]: this worker's bound component
-    rt_conn_t *out_table[RT_OUT_BUCKETS];
+    rt_opair_t *pair_table[RT_OUT_BUCKETS];
+    rt_peer_t *peer_table[RT_OUT_BUCKETS];
+    struct rt_route_entry *route_table[RT_OUT_BUCKETS]; // remote domain -> owning worker
+    struct rt_dom_entry *dom_table[RT_OUT_BUCKETS];     // remote domain -> addresses (owner side)
+    uint64_t rnd_state;
+    uint64_t next_pool_tick_ms;
     bool stopping;
     uint64_t stop_deadline_ms;
 };
@@ -254,6 +293,8 @@ struct rt_router {
     _Atomic int32_t *comp_worker; // [conf->num_domains]: worker serving the component, -1 none
     _Atomic uint32_t unauth[4096]; // unauthenticated inbound connections per address hash
     atomic_bool stop;
+    pool_verdicts_t *verdicts;
+    pool_backoff_conf_t backoff;
 };
 
 // ---- functions shared inside router/ ---------------------------------------------------------------
@@ -291,14 +332,35 @@ void rt_sin_timeout(rt_conn_t *c);
 void rt_sin_verify_result(rt_worker_t *w, rt_msg_t *m);
 void rt_sin_closed(rt_conn_t *c);
 
-// s2s_out.c
+// s2s_out.c: the outbound stream machine.
 extern const rt_xs_cbs_t rt_sout_cbs;
-void rt_sout_submit(rt_worker_t *w, rt_msg_t *m);      // takes |m| (stanza or verify request)
+rt_conn_t *rt_sout_open(rt_worker_t *w, rt_peer_t *peer, const char *local, const char *remote,
+                        bool vconn);
 void rt_sout_connected(rt_conn_t *c, int res);
 void rt_sout_tls_ready(rt_conn_t *c);
 void rt_sout_timeout(rt_conn_t *c);
 void rt_sout_closed(rt_conn_t *c);
-void rt_sout_fail_all(rt_worker_t *w);
+void rt_sout_send_db_result(rt_conn_t *c, const char *local, const char *remote);
+void rt_sout_send_verify(rt_conn_t *c, rt_out_verify_t *v); // takes |v|
+bool rt_sout_can_verify(const rt_conn_t *c);
+bool rt_sout_established(const rt_conn_t *c);
+
+// peer.c: the pool on the router side: routes, peers, pairs, verdicts, back-off.
+void rt_pool_submit(rt_worker_t *w, rt_msg_t *m); // owner worker; takes |m|
+void rt_pool_route(rt_worker_t *w, rt_msg_t *m);  // any worker: send |m| to R's owner; takes |m|
+void rt_pool_stream_ready(rt_conn_t *c);      // post-TLS features seen (verifies may go)
+void rt_pool_stream_established(rt_conn_t *c); // primary pair valid
+void rt_pool_stream_closed(rt_conn_t *c);     // the stream is going away (pairs detach)
+void rt_pool_stream_failed(rt_conn_t *c, bool connected); // before establishment
+void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const char *type,
+                         const char *cond);   // db:result answer on stream |c|
+void rt_pool_vconn_proof(rt_conn_t *v, bool pkix_ok); // a verification connection's verdict
+void rt_pool_verify_answer(rt_worker_t *w, rt_out_verify_t *v, rt_verdict_t verdict,
+                           const char *cond); // takes |v|
+void rt_pool_tick(rt_worker_t *w);
+void rt_pool_fail_all(rt_worker_t *w);
+void rt_pool_cleanup(rt_worker_t *w); // frees the tables after the loop ended
+uint32_t rt_pool_rand(rt_worker_t *w);
 
 // comp.c
 extern const rt_xs_cbs_t rt_comp_cbs;

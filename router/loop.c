@@ -227,16 +227,16 @@ static void on_accept(rt_listener_t *l, int res, uint32_t flags) {
         return;
     }
     rt_conn_t *c = rt_conn_new(w, l->kind, res);
-    socklen_t sl = sizeof(c->peer);
-    if (getpeername(res, (struct sockaddr *)&c->peer, &sl) == 0) {
+    socklen_t sl = sizeof(c->peer_sa);
+    if (getpeername(res, (struct sockaddr *)&c->peer_sa, &sl) == 0) {
         char ip[INET6_ADDRSTRLEN] = "?";
         uint16_t port = 0;
-        if (c->peer.ss_family == AF_INET) {
-            struct sockaddr_in *s4 = (struct sockaddr_in *)&c->peer;
+        if (c->peer_sa.ss_family == AF_INET) {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&c->peer_sa;
             inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
             port = ntohs(s4->sin_port);
-        } else if (c->peer.ss_family == AF_INET6) {
-            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&c->peer;
+        } else if (c->peer_sa.ss_family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&c->peer_sa;
             inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
             port = ntohs(s6->sin6_port);
         }
@@ -308,7 +308,7 @@ static void on_connect(rt_conn_t *c, int res) {
 }
 
 void rt_conn_start_connect(rt_conn_t *c) {
-    const rt_dns_addr_t *a = &c->addrs[c->addr_idx];
+    const rt_dns_addr_t *a = &c->peer->addr;
     struct io_uring_sqe *sqe = get_sqe(c->w);
     io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)&a->sa, a->sa_len);
     io_uring_sqe_set_data(sqe, &c->op_connect);
@@ -318,6 +318,10 @@ void rt_conn_start_connect(rt_conn_t *c) {
 static void on_tick(rt_worker_t *w) {
     w->now_ms = rt_now_ms();
     rt_dns_tick(w->dns);
+    if (w->now_ms >= w->next_pool_tick_ms) {
+        w->next_pool_tick_ms = w->now_ms + 500;
+        rt_pool_tick(w);
+    }
     rt_conn_t *c = w->conns;
     while (c != NULL) {
         rt_conn_t *next = c->next;
@@ -336,7 +340,7 @@ static void on_tick(rt_worker_t *w) {
             io_uring_prep_cancel(sqe, &w->listeners[i].op, 0);
             io_uring_sqe_set_data(sqe, NULL);
         }
-        rt_sout_fail_all(w);
+        rt_pool_fail_all(w);
         for (c = w->conns; c != NULL; c = c->next) {
             if (!c->closing && !c->close_after_flush) {
                 rt_conn_stream_error(c, "system-shutdown", NULL);

@@ -112,6 +112,7 @@ static rc_t worker_init(rt_router_t *rt, rt_worker_t *w, uint32_t idx, char *err
 
 static void worker_cleanup(rt_worker_t *w) {
     rt_dns_free(w->dns);
+    rt_pool_cleanup(w);
     // The ring goes first: nothing the kernel still holds may be freed before it.
     if (w->ring.ring_fd > 0) {
         io_uring_queue_exit(&w->ring);
@@ -197,6 +198,8 @@ int main(int argc, char **argv) {
         status = 0;
         goto out;
     }
+    rt.verdicts = pool_verdicts_new(65536);
+    pool_backoff_conf_default(&rt.backoff);
     dna_dbkey_secret_init(&rt.db_secret, conf->dialback_secret, strlen(conf->dialback_secret));
     rt.num_workers = conf->workers;
     rt.workers = core_xcalloc(rt.num_workers, sizeof(rt_worker_t));
@@ -263,6 +266,7 @@ out:
     free(rt.workers);
     free(rt.comp_worker);
     rt_tls_free(rt.tls);
+    pool_verdicts_free(rt.verdicts);
     rt_conf_free(conf);
     if (status == 0 && !check_only) {
         CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "stopped");

@@ -195,21 +195,21 @@ void rt_route_stanza(rt_worker_t *w, rt_msg_t *m) {
         }
         return;
     }
-    uint32_t owner = rt_route_owner(rt, m->tdom);
-    if (owner == w->idx) {
-        rt_sout_submit(w, m);
-    } else {
-        rt_worker_post(w, owner, m);
-    }
+    rt_pool_route(w, m);
 }
 
 void rt_route_msg(rt_worker_t *w, rt_msg_t *m) {
     switch (m->kind) {
     case RT_MSG_STANZA:
-        rt_route_stanza(w, m);
+        // A stanza for a remote domain reaches the worker that owns the domain's pairs.
+        if (rt_conf_domain(w->rt->conf, m->tdom) != NULL) {
+            rt_route_stanza(w, m);
+        } else {
+            rt_pool_submit(w, m);
+        }
         break;
     case RT_MSG_VERIFY_REQ:
-        rt_sout_submit(w, m);
+        rt_pool_submit(w, m);
         break;
     case RT_MSG_VERIFY_RES:
         rt_sin_verify_result(w, m);

@@ -44,7 +44,7 @@ void rt_sin_accepted(rt_conn_t *c) {
     rt_router_t *rt = c->w->rt;
     c->state = RT_SIN_WAIT_HEADER;
     c->deadline_ms = c->w->now_ms + (uint64_t)rt->conf->auth_timeout_s * 1000u;
-    c->unauth_slot = addr_slot(&c->peer);
+    c->unauth_slot = addr_slot(&c->peer_sa);
     uint32_t before = atomic_fetch_add(&rt->unauth[c->unauth_slot], 1);
     c->counted_unauth = true;
     if (before >= rt->conf->max_unauth_per_ip) {
@@ -64,42 +64,72 @@ void rt_sin_timeout(rt_conn_t *c) {
     rt_conn_stream_error(c, "connection-timeout", "not authenticated in time");
 }
 
-static rt_in_pair_t *find_pair(rt_conn_t *c, const char *remote, const char *local) {
-    for (size_t i = 0; i < c->num_pairs; i++) {
-        if (strcmp(c->pairs[i].remote, remote) == 0 && strcmp(c->pairs[i].local, local) == 0) {
-            return &c->pairs[i];
-        }
-    }
-    return NULL;
-}
-
 static bool any_valid(const rt_conn_t *c) {
-    for (size_t i = 0; i < c->num_pairs; i++) {
-        if (c->pairs[i].state == RT_PAIR_VALID) {
-            return true;
-        }
-    }
-    return false;
+    return c->pairs.num_valid > 0;
 }
 
-static rt_in_pair_t *add_pair(rt_conn_t *c, const char *remote, const char *local,
-                              rt_pair_state_t st) {
-    if (c->pairs == NULL) {
-        c->pairs = core_xcalloc(RT_MAX_PAIRS, sizeof(rt_in_pair_t));
+static pool_pair_t *add_pair(rt_conn_t *c, const char *remote, const char *local,
+                             pool_pair_state_t st) {
+    if (c->pairs.max == 0) {
+        pool_pairset_init(&c->pairs, RT_MAX_PAIRS);
     }
-    if (c->num_pairs == RT_MAX_PAIRS) {
-        return NULL;
+    pool_pair_t *p = pool_pairset_add(&c->pairs, remote, local, st);
+    if (p != NULL) {
+        rt_stat_inc(&c->w->stats,
+                    st == POOL_PAIR_VALID ? RT_STAT_PAIRS_IN_VALID : RT_STAT_PAIRS_IN_PENDING);
     }
-    rt_in_pair_t *p = &c->pairs[c->num_pairs++];
-    snprintf(p->remote, sizeof(p->remote), "%s", remote);
-    snprintf(p->local, sizeof(p->local), "%s", local);
-    p->state = st;
     return p;
 }
 
-static void remove_pair(rt_conn_t *c, rt_in_pair_t *p) {
-    size_t i = (size_t)(p - c->pairs);
-    c->pairs[i] = c->pairs[--c->num_pairs];
+static void set_valid(rt_conn_t *c, pool_pair_t *p) {
+    rt_stat_add(&c->w->stats, RT_STAT_PAIRS_IN_PENDING, -1);
+    rt_stat_inc(&c->w->stats, RT_STAT_PAIRS_IN_VALID);
+    pool_pairset_set_state(&c->pairs, p, POOL_PAIR_VALID);
+}
+
+static void remove_pair(rt_conn_t *c, pool_pair_t *p) {
+    rt_stat_add(&c->w->stats,
+                p->state == POOL_PAIR_VALID ? RT_STAT_PAIRS_IN_VALID : RT_STAT_PAIRS_IN_PENDING, -1);
+    pool_pairset_remove(&c->pairs, p);
+}
+
+// proves_sender: the certificate of the TLS session now carrying this stream proves |domain|
+// (XEP-0344 §2.5: checked when the db:result is processed), through the verdict table.
+static bool proves_sender(rt_conn_t *c, const char *domain) {
+    rt_router_t *rt = c->w->rt;
+    if (!c->tls_on || !c->tls.peer_chain_ok || !c->has_peer_fp) {
+        return false;
+    }
+    pool_verdict_key_t k;
+    core_memset(&k, 0, sizeof(k));
+    k.addr = c->peer_sa;
+    if (k.addr.ss_family == AF_INET) {
+        ((struct sockaddr_in *)&k.addr)->sin_port = 0; // an initiator's source port means nothing
+    } else if (k.addr.ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)&k.addr)->sin6_port = 0;
+    }
+    core_memcpy(k.fp, c->peer_fp, POOL_FP_LEN);
+    k.domain = domain;
+    pool_verdict_t v;
+    switch (pool_verdicts_lookup(rt->verdicts, &k, c->w->now_ms, &v)) {
+    case POOL_VERDICT_HIT:
+        rt_stat_inc(&c->w->stats, RT_STAT_VERDICT_HIT);
+        return true;
+    case POOL_VERDICT_NEGATIVE:
+        rt_stat_inc(&c->w->stats, RT_STAT_VERDICT_NEGATIVE);
+        return false;
+    case POOL_VERDICT_MISS:
+        rt_stat_inc(&c->w->stats, RT_STAT_VERDICT_MISS);
+        break;
+    }
+    bool ok = rt_conn_peer_proves(c, domain);
+    v.positive = ok;
+    v.proof = ok ? POOL_PROOF_PKIX : POOL_PROOF_NONE;
+    v.expires_ms = c->w->now_ms + (ok ? 3600000u : 60000u);
+    if (pool_verdicts_put(rt->verdicts, &k, &v, c->w->now_ms) != RC_OK) {
+        LOGI(CORE_LOG_WARN, c, "verdict for %s not stored", domain);
+    }
+    return ok;
 }
 
 static void authenticated(rt_conn_t *c) {
@@ -269,8 +299,8 @@ static bool handle_auth(rt_conn_t *c, const rt_xs_elem_t *el) {
         core_bld_cleanup(&b);
         return true;
     }
-    if (find_pair(c, c->hdr_from, c->hdr_to) == NULL &&
-        add_pair(c, c->hdr_from, c->hdr_to, RT_PAIR_VALID) == NULL) {
+    if (pool_pairset_find(&c->pairs, c->hdr_from, c->hdr_to) == NULL &&
+        add_pair(c, c->hdr_from, c->hdr_to, POOL_PAIR_VALID) == NULL) {
         rt_conn_stream_error(c, "resource-constraint", NULL);
         return false;
     }
@@ -335,28 +365,40 @@ static bool handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el) {
     }
     core_memcpy(key, key_ptr, key_len);
     key[key_len] = '\0';
-    rt_in_pair_t *p = find_pair(c, from, to);
+    pool_pair_t *p = pool_pairset_find(&c->pairs, from, to);
     if (p != NULL) {
-        if (p->state == RT_PAIR_VALID) {
+        if (p->state == POOL_PAIR_VALID) {
             db_answer(c, "result", to, from, NULL, "valid", NULL);
         }
         return true; // pending: the answer will come
     }
-    if (c->num_pending_db >= RT_MAX_PENDING_DB ||
-        (p = add_pair(c, from, to, RT_PAIR_PENDING)) == NULL) {
+    bool piggyback = any_valid(c);
+    if (proves_sender(c, from)) {
+        // Dialback without dialback (XEP-0344): the certificate already proves the sender.
+        if (add_pair(c, from, to, POOL_PAIR_VALID) == NULL) {
+            db_answer(c, "result", to, from, NULL, "error", "resource-constraint");
+            return true;
+        }
+        authenticated(c);
+        rt_stat_inc(&c->w->stats, RT_STAT_DIALBACK_OPTIMIZED);
+        rt_stat_inc(&c->w->stats, RT_STAT_AUTH_DIALBACK_IN);
+        if (piggyback) {
+            rt_stat_inc(&c->w->stats, RT_STAT_PAIRS_PIGGYBACKED_IN);
+        }
+        LOGI(CORE_LOG_INFO, c, "authenticated %s -> %s by certificate (dialback optimized)", from,
+             to);
+        db_answer(c, "result", to, from, NULL, "valid", NULL);
+        return true;
+    }
+    if (c->pairs.num_pending >= RT_MAX_PENDING_DB ||
+        (p = add_pair(c, from, to, POOL_PAIR_PENDING)) == NULL) {
         db_answer(c, "result", to, from, NULL, "error", "resource-constraint");
         return true;
     }
-    c->num_pending_db++;
     LOGI(CORE_LOG_DEBUG, c, "db:result %s -> %s: asking %s's authoritative server", from, to, from);
     rt_msg_t *m = rt_msg_verify_new(RT_MSG_VERIFY_REQ, to, from, c->stream_id, key, c->w->idx,
                                     c->id, 0, NULL);
-    uint32_t owner = rt_route_owner(rt, from);
-    if (owner == c->w->idx) {
-        rt_sout_submit(c->w, m);
-    } else {
-        rt_worker_post(c->w, owner, m);
-    }
+    rt_pool_route(c->w, m);
     return true;
 }
 
@@ -398,13 +440,9 @@ static bool handle_stanza(rt_conn_t *c, const rt_xs_elem_t *el) {
         rt_conn_stream_error(c, "improper-addressing", "stanza needs valid from and to");
         return false;
     }
-    rt_in_pair_t *p = find_pair(c, fdom, tdom);
-    if (p == NULL || p->state != RT_PAIR_VALID) {
-        bool from_known = false;
-        for (size_t i = 0; i < c->num_pairs; i++) {
-            from_known |= c->pairs[i].state == RT_PAIR_VALID && strcmp(c->pairs[i].remote, fdom) == 0;
-        }
-        if (!from_known) {
+    pool_pair_t *p = pool_pairset_find(&c->pairs, fdom, tdom);
+    if (p == NULL || p->state != POOL_PAIR_VALID) {
+        if (!pool_pairset_remote_valid(&c->pairs, fdom)) {
             rt_conn_stream_error(c, "invalid-from", "sender domain not authenticated on this stream");
         } else {
             rt_conn_stream_error(c, "host-unknown", "target domain not authenticated on this stream");
@@ -478,19 +516,21 @@ void rt_sin_verify_result(rt_worker_t *w, rt_msg_t *m) {
         c = c->next;
     }
     // m->fdom is our (local) domain, m->tdom the remote one.
-    rt_in_pair_t *p = NULL;
+    pool_pair_t *p = NULL;
     if (c != NULL && c->kind == RT_CONN_S2S_IN && !c->closing && !c->close_after_flush &&
         strcmp(c->stream_id, m->stream_id) == 0) {
-        p = find_pair(c, m->tdom, m->fdom);
+        p = pool_pairset_find(&c->pairs, m->tdom, m->fdom);
     }
-    if (p == NULL || p->state != RT_PAIR_PENDING) {
+    if (p == NULL || p->state != POOL_PAIR_PENDING) {
         rt_msg_free(m); // the stream went away or restarted meanwhile
         return;
     }
-    c->num_pending_db--;
     switch (m->verdict) {
     case RT_VERDICT_VALID:
-        p->state = RT_PAIR_VALID;
+        if (any_valid(c)) {
+            rt_stat_inc(&w->stats, RT_STAT_PAIRS_PIGGYBACKED_IN);
+        }
+        set_valid(c, p);
         authenticated(c);
         rt_stat_inc(&w->stats, RT_STAT_AUTH_DIALBACK_IN);
         LOGI(CORE_LOG_INFO, c, "authenticated %s -> %s by dialback", m->tdom, m->fdom);
@@ -517,5 +557,8 @@ void rt_sin_verify_result(rt_worker_t *w, rt_msg_t *m) {
 }
 
 void rt_sin_closed(rt_conn_t *c) {
-    (void)c; // pending verifications find the stream gone and are dropped
+    // Pending verifications find the stream gone and are dropped.
+    while (c->pairs.num > 0) {
+        remove_pair(c, &c->pairs.pairs[c->pairs.num - 1]);
+    }
 }

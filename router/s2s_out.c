@@ -1,12 +1,13 @@
-// s2s_out.c: outbound s2s streams for one domain pair (local L -> remote R); we are the
-// initiating server, and we carry db:verify requests to R's authoritative server for our inbound
-// streams.
+// s2s_out.c: one outbound s2s stream to one peer address (we are the initiating server).
 //
-// RESOLVING -> CONNECTING (each address in turn) -> [direct TLS] -> WAIT_HEADER -> WAIT_FEATURES
-// -> STARTTLS -> WAIT_PROCEED -> TLS -> WAIT_HEADER -> WAIT_FEATURES -> SASL EXTERNAL (when
-// offered and we hold a certificate for L) -> WAIT_SASL -> restart -> ESTABLISHED; or dialback:
-// WAIT_DB_RESULT -> ESTABLISHED. Stanzas wait in a bounded queue until ESTABLISHED and are bounced
-// when the stream cannot be made (RFC 6120 §10.4.3, SPEC.md §14.4).
+// CONNECTING -> [direct TLS] -> WAIT_HEADER -> WAIT_FEATURES -> STARTTLS -> WAIT_PROCEED -> TLS
+// -> WAIT_HEADER -> WAIT_FEATURES -> SASL EXTERNAL for the primary pair (when offered and we hold
+// a certificate for its local domain) -> WAIT_SASL -> restart -> ESTABLISHED; or dialback for it:
+// WAIT_DB_RESULT -> ESTABLISHED. A verification connection stops at VREADY (post-TLS features):
+// it checks the peer's certificate for a domain and/or carries db:verify, then closes.
+//
+// The stream knows nothing of queues: the pairs on it, their stanzas and the verify requests it
+// carries belong to the pool (peer.c), which this machine tells about every step.
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +15,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+
 #include "dna/dbkey.h"
 #include "router/internal.h"
 
 typedef enum rt_sout_state {
-    RT_SOUT_RESOLVING = 0,
-    RT_SOUT_CONNECTING,
+    RT_SOUT_CONNECTING = 0,
     RT_SOUT_TLS_HANDSHAKE,
     RT_SOUT_WAIT_HEADER,
     RT_SOUT_WAIT_FEATURES,
@@ -27,88 +28,48 @@ typedef enum rt_sout_state {
     RT_SOUT_WAIT_SASL,
     RT_SOUT_WAIT_DB_RESULT,
     RT_SOUT_ESTABLISHED,
+    RT_SOUT_VREADY,
     RT_SOUT_FAILED,
 } rt_sout_state_t;
 
 static const char *const state_names[] = {
-    "resolving",    "connecting",   "tls-handshake",  "wait-header", "wait-features",
-    "wait-proceed", "wait-sasl",    "wait-db-result", "established", "failed",
+    "connecting",  "tls-handshake",  "wait-header", "wait-features", "wait-proceed",
+    "wait-sasl",   "wait-db-result", "established", "verify-ready",  "failed",
 };
 
 #define LOGO(lvl, c, fmt, ...)                                                                     \
-    CORE_LOG(lvl, CORE_LOG_SRC_S2S, "w%u c%lu %s out %s->%s: " fmt, (c)->w->idx,                   \
-             (unsigned long)(c)->id, (c)->peer_text, (c)->local, (c)->remote, __VA_ARGS__)
-
-static uint32_t pair_bucket(const char *l, const char *r) {
-    uint32_t h = 2166136261u;
-    for (const char *p = l; *p; p++) {
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    }
-    h = (h ^ ' ') * 16777619u;
-    for (const char *p = r; *p; p++) {
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    }
-    return h % RT_OUT_BUCKETS;
-}
-
-static rt_conn_t *table_find(rt_worker_t *w, const char *l, const char *r) {
-    for (rt_conn_t *c = w->out_table[pair_bucket(l, r)]; c != NULL; c = c->hash_next) {
-        if (strcmp(c->local, l) == 0 && strcmp(c->remote, r) == 0) {
-            return c;
-        }
-    }
-    return NULL;
-}
-
-static void table_remove(rt_conn_t *c) {
-    rt_conn_t **pp = &c->w->out_table[pair_bucket(c->local, c->remote)];
-    while (*pp != NULL) {
-        if (*pp == c) {
-            *pp = c->hash_next;
-            c->hash_next = NULL;
-            return;
-        }
-        pp = &(*pp)->hash_next;
-    }
-}
+    CORE_LOG(lvl, CORE_LOG_SRC_S2S, "w%u c%lu %s out%s %s->%s: " fmt, (c)->w->idx,                 \
+             (unsigned long)(c)->id, (c)->peer_text, (c)->vconn ? "(verify)" : "", (c)->local,     \
+             (c)->remote, __VA_ARGS__)
 
 static void set_state(rt_conn_t *c, rt_sout_state_t st) {
     LOGO(CORE_LOG_DEBUG, c, "%s -> %s", state_names[c->state], state_names[st]);
     c->state = (int)st;
 }
 
-static void reply_verify(rt_worker_t *w, rt_out_verify_t *v, const char *local,
-                         const char *remote, rt_verdict_t verdict, const char *cond) {
-    rt_msg_t *m = rt_msg_verify_new(RT_MSG_VERIFY_RES, local, remote, v->stream_id, NULL,
-                                    v->reply_worker, v->reply_conn, verdict, cond);
-    if (v->reply_worker == w->idx) {
-        rt_sin_verify_result(w, m);
-    } else {
-        rt_worker_post(w, v->reply_worker, m);
-    }
+bool rt_sout_established(const rt_conn_t *c) {
+    return c->state == RT_SOUT_ESTABLISHED && !c->closing && !c->close_after_flush;
 }
 
-// fail ends the pair: queued stanzas bounce with |cond|, pending verifications fail.
-static void fail(rt_conn_t *c, const char *cond, const char *etype) {
-    table_remove(c);
-    if (c->state != RT_SOUT_FAILED) {
-        LOGO(CORE_LOG_INFO, c, "failed in state %s: bouncing with %s", state_names[c->state], cond);
+bool rt_sout_can_verify(const rt_conn_t *c) {
+    return (c->state == RT_SOUT_WAIT_DB_RESULT || c->state == RT_SOUT_ESTABLISHED ||
+            c->state == RT_SOUT_VREADY) &&
+           !c->closing && !c->close_after_flush;
+}
+
+// fail tells the pool once that this stream will not carry its pairs, then closes.
+static void fail(rt_conn_t *c, bool graceful) {
+    if (c->state != RT_SOUT_FAILED && c->state != RT_SOUT_ESTABLISHED &&
+        c->state != RT_SOUT_VREADY) {
+        LOGO(CORE_LOG_INFO, c, "failed in state %s", state_names[c->state]);
+        c->state = RT_SOUT_FAILED;
+        rt_pool_stream_failed(c, c->peer != NULL && c->peer->ever_connected);
     }
     c->state = RT_SOUT_FAILED;
-    while (c->q_head != NULL) {
-        rt_msg_t *m = c->q_head;
-        c->q_head = m->next;
-        m->next = NULL;
-        rt_route_bounce(c->w, m, cond, etype);
-    }
-    c->q_tail = NULL;
-    c->q_bytes = 0;
-    while (c->verifies != NULL) {
-        rt_out_verify_t *v = c->verifies;
-        c->verifies = v->next;
-        reply_verify(c->w, v, c->local, c->remote, RT_VERDICT_ERROR,
-                     strcmp(cond, "remote-server-not-found") == 0 ? cond : "remote-server-timeout");
-        free(v);
+    if (graceful && c->fd >= 0) {
+        rt_conn_end_stream(c);
+    } else {
+        rt_conn_close(c);
     }
 }
 
@@ -130,75 +91,47 @@ static void send_header(rt_conn_t *c) {
     set_state(c, RT_SOUT_WAIT_HEADER);
 }
 
-static void connect_next(rt_conn_t *c);
-
-static void dns_done(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num) {
-    rt_conn_t *c = ctx;
-    if (rc != RC_OK || num == 0) {
-        LOGO(CORE_LOG_INFO, c, "cannot resolve %s: %s", c->remote, rc_str(rc));
-        fail(c, "remote-server-not-found", "cancel");
-        rt_conn_close(c);
-        return;
+rt_conn_t *rt_sout_open(rt_worker_t *w, rt_peer_t *peer, const char *local, const char *remote,
+                        bool vconn) {
+    const rt_conf_t *conf = w->rt->conf;
+    int fd = socket(peer->addr.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return NULL;
     }
-    c->addrs = core_xcalloc(num, sizeof(rt_dns_addr_t));
-    core_memcpy(c->addrs, addrs, num * sizeof(rt_dns_addr_t));
-    c->num_addrs = num;
-    c->addr_idx = 0;
-    connect_next(c);
-}
-
-static void connect_next(rt_conn_t *c) {
-    const rt_conf_t *conf = c->w->rt->conf;
-    while (c->addr_idx < c->num_addrs) {
-        const rt_dns_addr_t *a = &c->addrs[c->addr_idx];
-        int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            c->addr_idx++;
-            continue;
-        }
-        c->fd = fd;
-        c->direct_tls = a->direct_tls;
-        char ip[INET6_ADDRSTRLEN] = "?";
-        uint16_t port = 0;
-        if (a->sa.ss_family == AF_INET) {
-            const struct sockaddr_in *s4 = (const struct sockaddr_in *)&a->sa;
-            inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-            port = ntohs(s4->sin_port);
-        } else {
-            const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->sa;
-            inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-            port = ntohs(s6->sin6_port);
-        }
-        snprintf(c->peer_text, sizeof(c->peer_text), "%s:%u", ip, port);
-        set_state(c, RT_SOUT_CONNECTING);
-        uint64_t dl = c->w->now_ms + (uint64_t)conf->connect_timeout_s * 1000u;
-        c->deadline_ms = dl < c->establish_deadline_ms ? dl : c->establish_deadline_ms;
-        rt_conn_start_connect(c);
-        return;
-    }
-    fail(c, c->ever_connected ? "remote-server-timeout" : "remote-server-not-found",
-         c->ever_connected ? "wait" : "cancel");
-    rt_conn_close(c);
+    rt_conn_t *c = rt_conn_new(w, RT_CONN_S2S_OUT, fd);
+    snprintf(c->local, sizeof(c->local), "%s", local);
+    snprintf(c->remote, sizeof(c->remote), "%s", remote);
+    snprintf(c->peer_text, sizeof(c->peer_text), "%s", peer->text);
+    c->peer = peer;
+    c->vconn = vconn;
+    c->direct_tls = peer->addr.direct_tls;
+    c->peer_next = peer->streams;
+    peer->streams = c;
+    c->state = RT_SOUT_CONNECTING;
+    c->deadline_ms = w->now_ms + (uint64_t)conf->connect_timeout_s * 1000u;
+    c->establish_deadline_ms =
+        w->now_ms + (uint64_t)(conf->connect_timeout_s + conf->auth_timeout_s) * 1000u;
+    rt_stat_inc(&w->stats, vconn ? RT_STAT_VERIFICATION_CONNECTIONS : RT_STAT_POOL_STREAMS);
+    rt_stat_inc(&w->stats, RT_STAT_TCP_CONNECT_ATTEMPTS);
+    LOGO(CORE_LOG_DEBUG, c, "connecting%s", "");
+    rt_conn_start_connect(c);
+    return c;
 }
 
 void rt_sout_connected(rt_conn_t *c, int res) {
     if (res < 0) {
         LOGO(CORE_LOG_INFO, c, "connect failed: %s", strerror(-res));
-        close(c->fd);
-        c->fd = -1;
-        c->addr_idx++;
-        connect_next(c);
+        fail(c, false);
         return;
     }
     rt_stat_inc(&c->w->stats, RT_STAT_TCP_CONNECTS_OUT);
-    c->ever_connected = true;
+    c->peer->ever_connected = true;
     c->deadline_ms = c->establish_deadline_ms;
     c->last_rx_ms = c->w->now_ms;
     if (c->direct_tls) {
         set_state(c, RT_SOUT_TLS_HANDSHAKE);
         if (rt_conn_start_tls(c, false, NULL) != RC_OK) {
-            fail(c, "remote-server-timeout", "wait");
-            rt_conn_close(c);
+            fail(c, false);
         }
         return;
     }
@@ -206,21 +139,21 @@ void rt_sout_connected(rt_conn_t *c, int res) {
 }
 
 void rt_sout_tls_ready(rt_conn_t *c) {
-    if (!rt_conn_peer_proves(c, c->remote)) {
+    if (!c->vconn && !rt_conn_peer_proves(c, c->remote)) {
         // Dialback authenticates us to the peer; the peer's identity rests on DNS here.
-        LOGO(CORE_LOG_INFO, c, "peer certificate does not prove %s (%s); continuing with dialback",
-             c->remote, c->tls.peer_chain_ok ? "name mismatch" : c->tls.verify_err);
+        LOGO(CORE_LOG_INFO, c, "peer certificate does not prove %s (%s); continuing", c->remote,
+             c->tls.peer_chain_ok ? "name mismatch" : c->tls.verify_err);
     }
     send_header(c);
 }
 
-static void write_db_verify(rt_conn_t *c, rt_out_verify_t *v) {
+void rt_sout_send_verify(rt_conn_t *c, rt_out_verify_t *v) {
     core_bld_t b;
     core_bld_init(&b, 1024);
     core_bld_add_str(&b, "<db:verify from='");
-    core_bld_add_xml_attr(&b, c->local, strlen(c->local));
+    core_bld_add_xml_attr(&b, v->local, strlen(v->local));
     core_bld_add_str(&b, "' to='");
-    core_bld_add_xml_attr(&b, c->remote, strlen(c->remote));
+    core_bld_add_xml_attr(&b, v->remote, strlen(v->remote));
     core_bld_add_str(&b, "' id='");
     core_bld_add_xml_attr(&b, v->stream_id, strlen(v->stream_id));
     core_bld_add_str(&b, "'>");
@@ -230,53 +163,21 @@ static void write_db_verify(rt_conn_t *c, rt_out_verify_t *v) {
         rt_conn_write_bld(c, &b);
     }
     core_bld_cleanup(&b);
-    v->sent = true;
+    v->next = c->verifies;
+    c->verifies = v;
 }
 
-static bool can_verify(const rt_conn_t *c) {
-    return c->state == RT_SOUT_WAIT_DB_RESULT || c->state == RT_SOUT_ESTABLISHED;
-}
-
-static void send_verifies(rt_conn_t *c) {
-    for (rt_out_verify_t *v = c->verifies; v != NULL; v = v->next) {
-        if (!v->sent) {
-            write_db_verify(c, v);
-        }
-    }
-}
-
-static void establish(rt_conn_t *c, bool external) {
-    set_state(c, RT_SOUT_ESTABLISHED);
-    c->deadline_ms = 0;
-    rt_stat_inc(&c->w->stats, external ? RT_STAT_AUTH_EXTERNAL_OUT : RT_STAT_AUTH_DIALBACK_OUT);
-    LOGO(CORE_LOG_INFO, c, "established (%s), %zu stanzas queued", external ? "EXTERNAL" : "dialback",
-         c->q_bytes ? (size_t)1 : (size_t)0);
-    while (c->q_head != NULL) {
-        rt_msg_t *m = c->q_head;
-        c->q_head = m->next;
-        rt_conn_write(c, m->raw, m->raw_len);
-        rt_stat_inc(&c->w->stats, RT_STAT_STANZAS_ROUTED);
-        rt_msg_free(m);
-    }
-    c->q_tail = NULL;
-    c->q_bytes = 0;
-    send_verifies(c);
-}
-
-static void start_dialback(rt_conn_t *c) {
+void rt_sout_send_db_result(rt_conn_t *c, const char *local, const char *remote) {
     char key[DNA_DBKEY_HEX_LEN + 1];
-    if (c->stream_id[0] == '\0' ||
-        dna_dbkey_compute(&c->w->rt->db_secret, key, c->remote, c->local, c->stream_id) != RC_OK) {
-        fail(c, "remote-server-timeout", "wait");
-        rt_conn_end_stream(c);
+    if (dna_dbkey_compute(&c->w->rt->db_secret, key, remote, local, c->stream_id) != RC_OK) {
         return;
     }
     core_bld_t b;
     core_bld_init(&b, 1024);
     core_bld_add_str(&b, "<db:result from='");
-    core_bld_add_xml_attr(&b, c->local, strlen(c->local));
+    core_bld_add_xml_attr(&b, local, strlen(local));
     core_bld_add_str(&b, "' to='");
-    core_bld_add_xml_attr(&b, c->remote, strlen(c->remote));
+    core_bld_add_xml_attr(&b, remote, strlen(remote));
     core_bld_add_str(&b, "'>");
     core_bld_add_str(&b, key);
     core_bld_add_str(&b, "</db:result>");
@@ -284,32 +185,52 @@ static void start_dialback(rt_conn_t *c) {
         rt_conn_write_bld(c, &b);
     }
     core_bld_cleanup(&b);
+}
+
+static void establish(rt_conn_t *c, bool external) {
+    set_state(c, RT_SOUT_ESTABLISHED);
+    c->deadline_ms = 0;
+    pool_backoff_succeeded(&c->peer->backoff);
+    rt_stat_inc(&c->w->stats, external ? RT_STAT_AUTH_EXTERNAL_OUT : RT_STAT_AUTH_DIALBACK_OUT);
+    LOGO(CORE_LOG_INFO, c, "established (%s)%s", external ? "SASL EXTERNAL" : "dialback",
+         c->feat_db_errors ? ", peer handles dialback errors" : "");
+    rt_pool_stream_established(c);
+}
+
+static void start_dialback(rt_conn_t *c) {
+    if (c->stream_id[0] == '\0') {
+        LOGO(CORE_LOG_INFO, c, "peer gave no stream id; dialback impossible%s", "");
+        fail(c, true);
+        return;
+    }
+    rt_sout_send_db_result(c, c->local, c->remote);
     set_state(c, RT_SOUT_WAIT_DB_RESULT);
-    send_verifies(c);
+    rt_pool_stream_ready(c);
 }
 
 static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
     rt_conn_t *c = ctx;
     if (strcmp(hdr->ns_default, RT_XS_NS_SERVER) != 0) {
         rt_conn_stream_error(c, "invalid-namespace", "expected jabber:server");
+        fail(c, false);
         return false;
     }
     c->stream_id[0] = '\0';
     if (hdr->id != NULL) {
         size_t n = strlen(hdr->id);
-        if (n == 0 || n > RT_STREAM_ID_LEN) {
-            LOGO(CORE_LOG_INFO, c, "peer stream id length %zu not usable for dialback", n);
-        } else {
+        if (n > 0 && n <= RT_STREAM_ID_LEN) {
             core_memcpy(c->stream_id, hdr->id, n + 1);
+        } else {
+            LOGO(CORE_LOG_INFO, c, "peer stream id length %zu not usable for dialback", n);
         }
     }
     c->feat_starttls = c->feat_external = c->feat_dialback = c->feat_db_errors = false;
     set_state(c, RT_SOUT_WAIT_FEATURES);
     if (hdr->version == NULL) {
-        // Pre-1.0 peer: no stream features, dialback only (RFC 6120 §4.7.5) - and no TLS.
+        // Pre-1.0 peer: no stream features, so no TLS: refused when TLS is required.
         if (c->w->rt->conf->require_tls && !c->tls_on) {
-            rt_conn_stream_error(c, "policy-violation", "TLS is required");
-            fail(c, "remote-server-timeout", "cancel");
+            LOGO(CORE_LOG_INFO, c, "peer does not speak XMPP 1.0 and TLS is required%s", "");
+            fail(c, true);
             return false;
         }
         start_dialback(c);
@@ -329,15 +250,26 @@ static void on_features(rt_conn_t *c, const rt_xs_elem_t *el) {
                     c->feat_external = true;
                 }
             }
-        } else if (strcmp(n->ns, RT_XS_NS_DIALBACK_FEATURE) == 0 && strcmp(n->name, "dialback") == 0) {
+        } else if (strcmp(n->ns, RT_XS_NS_DIALBACK_FEATURE) == 0 &&
+                   strcmp(n->name, "dialback") == 0) {
             c->feat_dialback = true;
-            c->feat_db_errors = rt_xs_child(el, k, RT_XS_NS_DIALBACK_FEATURE, "errors") != RT_XS_NONE;
+            c->feat_db_errors =
+                rt_xs_child(el, k, RT_XS_NS_DIALBACK_FEATURE, "errors") != RT_XS_NONE;
         }
     }
     if (!c->tls_on) {
         // Ask for TLS even when it is not offered: a stripped <starttls/> must not downgrade us.
         rt_conn_write_str(c, "<starttls xmlns='" RT_XS_NS_TLS "'/>");
         set_state(c, RT_SOUT_WAIT_PROCEED);
+        return;
+    }
+    if (c->vconn) {
+        set_state(c, RT_SOUT_VREADY);
+        c->deadline_ms = c->w->now_ms + (uint64_t)c->w->rt->conf->auth_timeout_s * 1000u;
+        if (c->prove[0] != '\0') {
+            rt_pool_vconn_proof(c, rt_conn_peer_proves(c, c->prove));
+        }
+        rt_pool_stream_ready(c);
         return;
     }
     if (c->sasl_done) {
@@ -363,6 +295,21 @@ static void on_features(rt_conn_t *c, const rt_xs_elem_t *el) {
     start_dialback(c);
 }
 
+static const char *error_condition(const rt_xs_elem_t *el) {
+    // <db:result type='error'><error type='…'><condition xmlns='…stanzas'/></error></db:result>
+    uint32_t e = rt_xs_child(el, 0, NULL, "error");
+    if (e == RT_XS_NONE) {
+        return NULL;
+    }
+    for (uint32_t k = el->nodes[e].first_child; k != RT_XS_NONE; k = el->nodes[k].next_sibling) {
+        if (strcmp(el->nodes[k].ns, RT_XS_NS_STANZA_ERRORS) == 0 &&
+            strcmp(el->nodes[k].name, "text") != 0) {
+            return el->nodes[k].name;
+        }
+    }
+    return NULL;
+}
+
 static void on_db_verify_answer(rt_conn_t *c, const rt_xs_elem_t *el) {
     char from[DNA_DOMAIN_MAX], to[DNA_DOMAIN_MAX];
     if (el->from == NULL || el->to == NULL || el->id == NULL ||
@@ -371,23 +318,49 @@ static void on_db_verify_answer(rt_conn_t *c, const rt_xs_elem_t *el) {
         return;
     }
     // DB-25: accept only an answer to a request sent on this stream, matched on all three.
-    rt_out_verify_t **pp = &c->verifies;
-    while (*pp != NULL) {
+    for (rt_out_verify_t **pp = &c->verifies; *pp != NULL; pp = &(*pp)->next) {
         rt_out_verify_t *v = *pp;
-        if (v->sent && strcmp(from, c->remote) == 0 && strcmp(to, c->local) == 0 &&
+        if (strcmp(from, v->remote) == 0 && strcmp(to, v->local) == 0 &&
             strcmp(el->id, v->stream_id) == 0) {
             *pp = v->next;
+            v->next = NULL;
             rt_verdict_t verdict = strcmp(el->type, "valid") == 0     ? RT_VERDICT_VALID
                                    : strcmp(el->type, "invalid") == 0 ? RT_VERDICT_INVALID
                                                                       : RT_VERDICT_ERROR;
-            reply_verify(c->w, v, c->local, c->remote, verdict,
-                         verdict == RT_VERDICT_ERROR ? "remote-server-not-found" : NULL);
-            free(v);
+            rt_pool_verify_answer(c->w, v, verdict,
+                                  verdict == RT_VERDICT_ERROR ? "remote-server-not-found" : NULL);
+            if (c->vconn && c->verifies == NULL && c->prove[0] == '\0') {
+                rt_conn_end_stream(c); // its work is done
+            }
             return;
         }
-        pp = &v->next;
     }
-    LOGO(CORE_LOG_INFO, c, "ignoring unsolicited db:verify answer (id %s)", "?");
+    LOGO(CORE_LOG_INFO, c, "ignoring an unsolicited db:verify answer%s", "");
+}
+
+static bool on_db_result_answer(rt_conn_t *c, const rt_xs_elem_t *el) {
+    char from[DNA_DOMAIN_MAX] = "", to[DNA_DOMAIN_MAX] = "";
+    if (el->from == NULL || el->to == NULL ||
+        dna_domain_normalize(from, sizeof(from), el->from, strlen(el->from)) != RC_OK ||
+        dna_domain_normalize(to, sizeof(to), el->to, strlen(el->to)) != RC_OK) {
+        LOGO(CORE_LOG_INFO, c, "ignoring a db:result answer without valid from/to%s", "");
+        return true;
+    }
+    bool primary = strcmp(from, c->remote) == 0 && strcmp(to, c->local) == 0;
+    if (primary && c->state == RT_SOUT_WAIT_DB_RESULT) {
+        if (strcmp(el->type, "valid") == 0) {
+            establish(c, false);
+            return true;
+        }
+        LOGO(CORE_LOG_WARN, c, "peer answered our dialback with %s%s%s", el->type,
+             error_condition(el) ? ": " : "", error_condition(el) ? error_condition(el) : "");
+        rt_pool_pair_answer(c, from, to, el->type, error_condition(el));
+        fail(c, true);
+        return false;
+    }
+    // DB-11: answers for other pairs are matched by the pool against what it sent on this stream.
+    rt_pool_pair_answer(c, from, to, el->type, error_condition(el));
+    return true;
 }
 
 static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
@@ -397,19 +370,22 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
         uint32_t k = el->num_nodes > 1 ? el->nodes[0].first_child : RT_XS_NONE;
         LOGO(CORE_LOG_INFO, c, "peer sent stream error <%s/>",
              k != RT_XS_NONE ? el->nodes[k].name : "?");
-        fail(c, "remote-server-timeout", "wait");
-        rt_conn_end_stream(c);
+        fail(c, true);
         return false;
     }
     if (db && strcmp(el->name, "verify") == 0 && el->type != NULL) {
         on_db_verify_answer(c, el);
-        return true;
+        return !c->close_after_flush;
+    }
+    if (db && strcmp(el->name, "result") == 0 && el->type != NULL &&
+        (c->state == RT_SOUT_WAIT_DB_RESULT || c->state == RT_SOUT_ESTABLISHED)) {
+        return on_db_result_answer(c, el);
     }
     switch ((rt_sout_state_t)c->state) {
     case RT_SOUT_WAIT_FEATURES:
         if (strcmp(el->ns, RT_XS_NS_STREAMS) == 0 && strcmp(el->name, "features") == 0) {
             on_features(c, el);
-            return c->state != RT_SOUT_WAIT_PROCEED || true;
+            return true;
         }
         break;
     case RT_SOUT_WAIT_PROCEED:
@@ -417,15 +393,13 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
             rt_xs_reset(c->xs);
             set_state(c, RT_SOUT_TLS_HANDSHAKE);
             if (rt_conn_start_tls(c, false, NULL) != RC_OK) {
-                fail(c, "remote-server-timeout", "wait");
-                rt_conn_close(c);
+                fail(c, false);
             }
             return false;
         }
         if (strcmp(el->ns, RT_XS_NS_TLS) == 0 && strcmp(el->name, "failure") == 0) {
             LOGO(CORE_LOG_INFO, c, "peer refused STARTTLS%s", "");
-            fail(c, "remote-server-timeout", "wait");
-            rt_conn_close(c);
+            fail(c, false);
             return false;
         }
         break;
@@ -442,28 +416,6 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
             return true;
         }
         break;
-    case RT_SOUT_WAIT_DB_RESULT:
-        if (db && strcmp(el->name, "result") == 0 && el->type != NULL) {
-            char from[DNA_DOMAIN_MAX] = "", to[DNA_DOMAIN_MAX] = "";
-            if (el->from == NULL || el->to == NULL ||
-                dna_domain_normalize(from, sizeof(from), el->from, strlen(el->from)) != RC_OK ||
-                dna_domain_normalize(to, sizeof(to), el->to, strlen(el->to)) != RC_OK ||
-                strcmp(from, c->remote) != 0 || strcmp(to, c->local) != 0) {
-                LOGO(CORE_LOG_INFO, c, "ignoring db:result for another pair%s", "");
-                return true; // DB-11
-            }
-            if (strcmp(el->type, "valid") == 0) {
-                establish(c, false);
-                return true;
-            }
-            bool invalid = strcmp(el->type, "invalid") == 0;
-            LOGO(CORE_LOG_WARN, c, "peer answered dialback with %s", el->type);
-            fail(c, invalid ? "internal-server-error" : "remote-server-timeout",
-                 invalid ? "cancel" : "wait");
-            rt_conn_end_stream(c);
-            return false;
-        }
-        break;
     default:
         break;
     }
@@ -471,133 +423,46 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
         LOGO(CORE_LOG_INFO, c, "peer sent a stanza on our outbound stream; ignored%s", "");
         return true;
     }
-    if (c->state == RT_SOUT_ESTABLISHED) {
-        return true; // e.g. late features or acks we did not ask for
+    if (c->state == RT_SOUT_ESTABLISHED || c->state == RT_SOUT_VREADY) {
+        return true; // e.g. acks or features we did not ask for
     }
     LOGO(CORE_LOG_INFO, c, "unexpected <%s/> in state %s", el->name, state_names[c->state]);
     rt_conn_stream_error(c, "unsupported-stanza-type", NULL);
-    fail(c, "remote-server-timeout", "wait");
+    fail(c, false);
     return false;
 }
 
 static bool on_close(void *ctx) {
     rt_conn_t *c = ctx;
-    fail(c, "remote-server-timeout", "wait");
-    rt_conn_end_stream(c);
+    fail(c, true);
     return false;
 }
 
 const rt_xs_cbs_t rt_sout_cbs = {on_open, on_elem, on_close};
 
-static rt_conn_t *new_session(rt_worker_t *w, const char *local, const char *remote) {
-    rt_conn_t *c = rt_conn_new(w, RT_CONN_S2S_OUT, -1);
-    snprintf(c->local, sizeof(c->local), "%s", local);
-    snprintf(c->remote, sizeof(c->remote), "%s", remote);
-    c->state = RT_SOUT_RESOLVING;
-    c->establish_deadline_ms = w->now_ms + (uint64_t)w->rt->conf->stanza_timeout_s * 1000u;
-    c->deadline_ms = c->establish_deadline_ms;
-    uint32_t b = pair_bucket(local, remote);
-    c->hash_next = w->out_table[b];
-    w->out_table[b] = c;
-    if (rt_dns_resolve_s2s(w->dns, remote, dns_done, c) != RC_OK) {
-        fail(c, "remote-server-not-found", "cancel");
-        rt_conn_close(c);
-        return NULL;
-    }
-    return c;
-}
-
-void rt_sout_submit(rt_worker_t *w, rt_msg_t *m) {
-    const rt_conf_t *conf = w->rt->conf;
-    const char *local = m->fdom;
-    const char *remote = m->tdom;
-    if (w->stopping) {
-        if (m->kind == RT_MSG_STANZA) {
-            rt_route_bounce(w, m, "remote-server-timeout", "wait");
-        } else {
-            rt_msg_free(m);
-        }
-        return;
-    }
-    rt_conn_t *c = table_find(w, local, remote);
-    if (c == NULL && (c = new_session(w, local, remote)) == NULL) {
-        if (m->kind == RT_MSG_STANZA) {
-            rt_route_bounce(w, m, "remote-server-not-found", "cancel");
-        } else {
-            rt_out_verify_t v = {.reply_worker = m->reply_worker, .reply_conn = m->reply_conn};
-            snprintf(v.stream_id, sizeof(v.stream_id), "%s", m->stream_id);
-            reply_verify(w, &v, local, remote, RT_VERDICT_ERROR, "remote-server-not-found");
-            rt_msg_free(m);
-        }
-        return;
-    }
-    if (m->kind == RT_MSG_VERIFY_REQ) {
-        rt_out_verify_t *v = core_xcalloc(1, sizeof(*v));
-        snprintf(v->stream_id, sizeof(v->stream_id), "%s", m->stream_id);
-        snprintf(v->key, sizeof(v->key), "%s", m->key);
-        v->reply_worker = m->reply_worker;
-        v->reply_conn = m->reply_conn;
-        v->next = c->verifies;
-        c->verifies = v;
-        if (can_verify(c)) {
-            write_db_verify(c, v);
-        }
-        rt_msg_free(m);
-        return;
-    }
-    if (c->state == RT_SOUT_ESTABLISHED) {
-        rt_conn_write(c, m->raw, m->raw_len);
-        rt_stat_inc(&w->stats, RT_STAT_STANZAS_ROUTED);
-        rt_msg_free(m);
-        return;
-    }
-    if (c->q_bytes + m->size > conf->max_queue_bytes) {
-        rt_route_bounce(w, m, "resource-constraint", "wait");
-        return;
-    }
-    m->next = NULL;
-    if (c->q_tail == NULL) {
-        c->q_head = m;
-    } else {
-        c->q_tail->next = m;
-    }
-    c->q_tail = m;
-    c->q_bytes += m->size;
-}
-
 void rt_sout_timeout(rt_conn_t *c) {
-    if (c->state == RT_SOUT_CONNECTING && c->w->now_ms < c->establish_deadline_ms) {
-        LOGO(CORE_LOG_INFO, c, "connect timed out%s", "");
-        struct io_uring_sqe *sqe = io_uring_get_sqe(&c->w->ring);
-        if (sqe != NULL) {
-            io_uring_prep_cancel(sqe, &c->op_connect, 0);
-            io_uring_sqe_set_data(sqe, NULL);
-        }
-        return; // the connect completes with -ECANCELED and the next address is tried
+    if (c->vconn && c->state == RT_SOUT_VREADY) {
+        LOGO(CORE_LOG_INFO, c, "verification connection done or timed out%s", "");
+        rt_conn_end_stream(c);
+        return;
     }
-    LOGO(CORE_LOG_INFO, c, "stream not established within %us", c->w->rt->conf->stanza_timeout_s);
-    fail(c, c->ever_connected ? "remote-server-timeout" : "remote-server-not-found",
-         c->ever_connected ? "wait" : "cancel");
-    if (c->fd >= 0 && c->state != RT_SOUT_CONNECTING) {
-        rt_conn_stream_error(c, "connection-timeout", NULL);
+    LOGO(CORE_LOG_INFO, c, "not established in time (state %s)", state_names[c->state]);
+    if (c->state == RT_SOUT_CONNECTING || c->state == RT_SOUT_TLS_HANDSHAKE) {
+        fail(c, false);
     } else {
-        rt_conn_close(c);
+        rt_conn_stream_error(c, "connection-timeout", NULL);
+        fail(c, true);
     }
 }
 
 void rt_sout_closed(rt_conn_t *c) {
-    if (c->state == RT_SOUT_RESOLVING) {
-        rt_dns_cancel(c->w->dns, c);
+    if (c->state != RT_SOUT_ESTABLISHED && c->state != RT_SOUT_VREADY &&
+        c->state != RT_SOUT_FAILED) {
+        c->state = RT_SOUT_FAILED;
+        rt_pool_stream_failed(c, c->peer != NULL && c->peer->ever_connected);
     }
-    fail(c, c->ever_connected ? "remote-server-timeout" : "remote-server-not-found",
-         c->ever_connected ? "wait" : "cancel");
-}
-
-void rt_sout_fail_all(rt_worker_t *w) {
-    for (size_t i = 0; i < RT_OUT_BUCKETS; i++) {
-        while (w->out_table[i] != NULL) {
-            rt_conn_t *c = w->out_table[i];
-            fail(c, "remote-server-timeout", "wait");
-        }
+    if (!c->vconn) {
+        rt_stat_add(&c->w->stats, RT_STAT_POOL_STREAMS, -1);
     }
+    rt_pool_stream_closed(c);
 }
