@@ -196,9 +196,9 @@ write_conf() {
         echo "  listen = [ \"$ip:$s2s\" ];"
         echo "  require_tls = true;"
         echo "  ca_file = \"$WORK/ca.pem\";"
-        # fedrouter makes one s2s stream per domain pair, and both routers connect from
-        # 127.0.0.1: at start-up up to (local x remote) connections from that one address are
-        # unauthenticated at once, more than the default limit of 16.
+        # Both routers connect from 127.0.0.1, and at start-up every sending domain may open a
+        # connection (a verification connection, or a stream per pair without pooling) that is
+        # unauthenticated for a moment: more than the default limit of 16 from one address.
         echo "  max_unauth_per_ip = $((${#locals[@]} * ${#remotes[@]} + 16));"
         echo "  dialback_secret = \"$(openssl rand -hex 16)\";"
         echo "};"
