@@ -200,6 +200,11 @@ int main(int argc, char **argv) {
     }
     rt.verdicts = pool_verdicts_new(65536);
     pool_backoff_conf_default(&rt.backoff);
+    // Federation peers come back: retry soon, then back off to a minute at most; at most six
+    // retries a minute per peer address whatever the number of pairs waiting on it.
+    rt.backoff.base_ms = 500;
+    rt.backoff.max_ms = 60000;
+    rt.backoff.max_per_minute = 6;
     dna_dbkey_secret_init(&rt.db_secret, conf->dialback_secret, strlen(conf->dialback_secret));
     rt.num_workers = conf->workers;
     rt.workers = core_xcalloc(rt.num_workers, sizeof(rt_worker_t));

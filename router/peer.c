@@ -421,7 +421,9 @@ static void send_peer_verifies(rt_worker_t *w, rt_peer_t *peer) {
         return; // the tick retries
     }
     // No stream to the authoritative server's address: a verification connection carries them.
-    pool_backoff_attempt(&peer->backoff, w->now_ms);
+    if (peer->backoff.failures > 0) {
+        pool_backoff_attempt(&peer->backoff, w->now_ms);
+    }
     if (rt_sout_open(w, peer, peer->verifies->local, peer->verifies->remote, true) == NULL) {
         pool_backoff_failed(&peer->backoff, &w->rt->backoff, w->now_ms, rt_pool_rand(w));
     }
@@ -481,7 +483,9 @@ static void peer_dispatch(rt_worker_t *w, rt_peer_t *peer) {
             p = next; // the tick retries (or bounces when the wait outlasts the stanza timeout)
             continue;
         }
-        pool_backoff_attempt(&peer->backoff, w->now_ms);
+        if (peer->backoff.failures > 0) {
+            pool_backoff_attempt(&peer->backoff, w->now_ms); // only retries count toward the bound
+        }
         rt_conn_t *s = rt_sout_open(w, peer, p->local, p->remote, false);
         if (s == NULL) {
             pool_backoff_failed(&peer->backoff, &w->rt->backoff, w->now_ms, rt_pool_rand(w));
