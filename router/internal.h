@@ -163,6 +163,7 @@ struct rt_peer {
     pool_backoff_t backoff;
     bool ever_connected;
     bool no_db_errors; // its stream features lacked <dialback><errors/></dialback>
+    bool no_external;  // it refused our SASL EXTERNAL: later streams go straight to dialback
     rt_conn_t *streams;        // via rt_conn.peer_next (pooled streams and verification conns)
     rt_opair_t *waiting;       // via list_next
     rt_out_verify_t *verifies; // db:verify requests not yet sent on a stream

@@ -276,7 +276,8 @@ static void on_features(rt_conn_t *c, const rt_xs_elem_t *el) {
         establish(c, true);
         return;
     }
-    if (c->feat_external && !c->tried_external && rt_tls_has_cert(c->w->rt->tls, c->local)) {
+    if (c->feat_external && !c->tried_external && !c->peer->no_external &&
+        rt_tls_has_cert(c->w->rt->tls, c->local)) {
         char b64[4 * ((DNA_DOMAIN_MAX + 2) / 3) + 1];
         core_b64_encode(b64, (const uint8_t *)c->local, strlen(c->local));
         core_bld_t b;
@@ -411,7 +412,9 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
             return false;
         }
         if (strcmp(el->ns, RT_XS_NS_SASL) == 0 && strcmp(el->name, "failure") == 0) {
-            LOGO(CORE_LOG_INFO, c, "SASL EXTERNAL refused; falling back to dialback%s", "");
+            LOGO(CORE_LOG_INFO, c, "SASL EXTERNAL refused; dialback from now on for %s",
+                 c->peer->text);
+            c->peer->no_external = true;
             start_dialback(c);
             return true;
         }
