@@ -99,6 +99,8 @@ def run(scenario, needs_router=True):
     if needs_router and (not binary or not os.access(binary, os.X_OK)):
         log("SKIP: fedrouter binary not given or not executable: %r" % binary)
         sys.exit(SKIP)
+    if binary:
+        binary = os.path.abspath(binary)  # the routers run in the work directory
     env = Env(binary)
     rc = 0
     try:
@@ -141,6 +143,9 @@ class Env:
         self._ca = None
         self.problems = []  # exit-code/sanitizer problems found when stopping
         self.dns = None  # Unbound, when a scenario starts one
+        # A ThreadSanitizer build runs several times slower: scenarios scale waits by env.slow.
+        self.tsan = _is_tsan_binary(binary)
+        self.slow = int(os.environ.get("FEDROUTER_INTEG_SLOW", "3" if self.tsan else "1"))
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -207,6 +212,18 @@ class Env:
             log("kept work directory %s" % self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _is_tsan_binary(path):
+    """True when |path| is linked with ThreadSanitizer (its runtime's symbols are in the file)."""
+    if not path or not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return b"__tsan_init" in data
 
 
 def _run_cmd(args, cwd=None):
@@ -328,15 +345,17 @@ def router_conf(env, ip, s2s_port, comp_port, metrics_port, domains, certs, ca_f
                 comp_auth_timeout=3):
     """Builds a fedrouter config dict.
     domains: [(name, secret)]; certs: [Cert] (each used for the domains it names, or for
-    Cert.conf_domains when set); routes: [(domain, host, port)]; s2s: overrides of the s2s group."""
+    Cert.conf_domains when set); routes: [(domain, host, port)]; s2s: overrides of the s2s group.
+    The default timeouts are multiplied by env.slow (a sanitizer build that runs slower)."""
+    slow = getattr(env, "slow", 1)
     s = {
         "listen": ["%s:%d" % (ip, s2s_port)],
         "require_tls": True,
         "ca_file": ca_file,
         "dialback_secret": "integration-dialback-secret-" + ip,
-        "auth_timeout": 3,
-        "connect_timeout": 2,
-        "stanza_timeout": 6,
+        "auth_timeout": 3 * slow,
+        "connect_timeout": 2 * slow,
+        "stanza_timeout": 6 * slow,
         "idle_timeout": 120,
         "max_unauth_per_ip": 16,
         "max_stanza_size": 65536,
@@ -386,6 +405,8 @@ class Proc:
         envv = dict(os.environ)
         envv.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
         envv.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        # ThreadSanitizer: report every race (exit code 66 at exit), keep long histories
+        envv.setdefault("TSAN_OPTIONS", "halt_on_error=0:history_size=4:second_deadlock_stack=1")
         self.p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
                                   stderr=subprocess.STDOUT, env=envv, cwd=self.env.dir)
         self.pid = self.p.pid
@@ -1479,6 +1500,300 @@ class FakePeer:
         except (Fail, Closed, OSError, ssl.SSLError) as ex:
             self.errors.append(repr(ex))
         finally:
+            conn.close()
+
+    def close(self):
+        self.stop_flag = True
+        self.sock.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# The pool: multi-domain routers, a scripted multi-domain peer, connection counting
+
+
+class MultiSite:
+    """One router hosting several domains, one component per domain (.sites: [Site])."""
+
+    def __init__(self, name, ip, router, sites, cert):
+        self.name = name
+        self.ip = ip
+        self.router = router
+        self.sites = sites
+        self.cert = cert
+        self.domains = [s.domain for s in sites]
+        self.s2s_port = router.s2s_addr[1]
+
+    def site(self, domain):
+        for s in self.sites:
+            if s.domain == domain:
+                return s
+        raise KeyError(domain)
+
+
+def make_multi_site(env, name, ip, domains, ports=None, cert_names=None, routes=(), s2s=None,
+                    workers=2, resolver=None):
+    """Starts a router on |ip| hosting |domains| with ONE certificate from the test CA that names
+    |cert_names| (default: all |domains|) and is configured for every hosted domain, and connects
+    one component per domain. |ports|: (s2s, component, metrics) or None for fresh ones.
+    Returns a MultiSite."""
+    ca = env.ca()
+    names = list(cert_names) if cert_names is not None else list(domains)
+    cert = ca.issue(name, names)
+    cert.conf_domains = list(domains)
+    s2s_port, comp_port, metrics_port = ports or (env.free_port((ip,)), env.free_port((ip,)),
+                                                  env.free_port((ip,)))
+    secrets = [(d, "secret-%s-%s" % (d, os.urandom(4).hex())) for d in domains]
+    conf = router_conf(env, ip, s2s_port, comp_port, metrics_port, secrets, [cert], ca.cert,
+                       routes=routes, s2s=s2s, workers=workers, resolver=resolver)
+    r = env.router(name, conf)
+    sites = []
+    for d, sec in secrets:
+        st = Site(name, ip, d, sec)
+        st.router = r
+        st.cert = cert
+        st.comp = st.component()
+        sites.append(st)
+    return MultiSite(name, ip, r, sites, cert)
+
+
+def send_pairs(pairs, n=1, prefix="p"):
+    """Sends |n| messages for every (src Site, dst domain) in |pairs| without waiting; returns
+    {(src domain, dst domain): [ids]}."""
+    sent = {}
+    for src, dst in pairs:
+        tag = "%s-%s-%s-%s" % (prefix, src.domain, dst, os.urandom(2).hex())
+        ids = []
+        for i in range(n):
+            mid = "%s-%d" % (tag, i)
+            src.comp.message("alice@%s/r" % src.domain, "bob@%s" % dst, "pair %d <&>" % i, id=mid)
+            ids.append(mid)
+        sent[(src.domain, dst)] = ids
+    return sent
+
+
+def wait_delivered(sent, site_of, timeout):
+    """Waits until every id in |sent| (from send_pairs) reached the component of its target
+    (site_of(domain) -> Site) with from/to intact; returns the list of (pair, id) missing."""
+    end = time.monotonic() + timeout
+    missing = []
+    for (src, dst), ids in sent.items():
+        comp = site_of(dst).comp
+        want = set(ids)
+        got = comp.wait_count(lambda e, w=want: e.get("id") in w, len(ids),
+                              max(0.1, end - time.monotonic()))
+        ok_ids = {e.get("id") for e in got
+                  if e.get("from") == "alice@%s/r" % src and e.get("to") == "bob@%s" % dst
+                  and e.get("type") != "error"}
+        missing += [((src, dst), i) for i in ids if i not in ok_ids]
+    return missing
+
+
+def tcp_conns(pid, remote=None, local=None):
+    """Established TCP connections of process |pid| (ss -tnp); |remote|/|local|: (ip, port) or
+    (ip, None) filters. Returns a list of (local (ip, port), remote (ip, port))."""
+    exe = shutil.which("ss")
+    if not exe:
+        raise Skip("ss (iproute2) not found")
+    out = subprocess.run([exe, "-tnpH", "state", "established"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL).stdout.decode(errors="replace")
+    res = []
+    for ln in out.splitlines():
+        if "pid=%d," % pid not in ln:
+            continue
+        f = ln.split()
+        # Recv-Q Send-Q Local:Port Peer:Port Process (state column omitted with a state filter)
+        addrs = [x for x in f if re.match(r"^[\d.]+:\d+$", x)]
+        if len(addrs) < 2:
+            continue
+        lo, re_ = _split_addr(addrs[0]), _split_addr(addrs[1])
+
+        def match(a, flt):
+            return flt is None or (a[0] == flt[0] and (flt[1] is None or a[1] == flt[1]))
+        if match(re_, remote) and match(lo, local):
+            res.append((lo, re_))
+    return res
+
+
+class AcceptCloseServer:
+    """Accepts TCP connections on |ip|:<free port> and closes each at once; .accepts holds the
+    monotonic time of every accept."""
+
+    def __init__(self, env, ip="127.0.0.1"):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.port = env.free_port((ip,))
+        self.sock.bind((ip, self.port))
+        self.sock.listen(64)
+        self.accepts = []
+        self.stop_flag = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop_flag:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.accepts.append(time.monotonic())
+            c.close()
+
+    def close(self):
+        self.stop_flag = True
+        self.sock.close()
+
+
+def _cert_names(peercert):
+    """dNSName SANs of a certificate dict from SSLSocket.getpeercert()."""
+    return [v for k, v in (peercert or {}).get("subjectAltName", ()) if k == "DNS"]
+
+
+class ScriptedPeer:
+    """A scripted receiving server hosting several |domains| on |ip|:<free port>, with one
+    certificate from |ca| naming all of them. Per TCP connection: STARTTLS (required), then
+    features; SASL EXTERNAL is offered when the stream's 'to' is in |sasl_for| and the client
+    certificate names the header 'from'; the dialback feature is advertised with <errors/> only
+    when |db_errors|. Every db:result is checked against |secret| (the initiator's dialback
+    secret, XEP-0185 with the stream's current id) and answered type='valid' when its 'to' is
+    hosted and the key matches, 'invalid' when the key does not match; a db:result for a domain
+    not hosted gets a host-unknown stream error (what Prosody does). Stanzas are recorded.
+    Records (under .cond) in .log: ('accept', n), ('stream', n, from, to) for each post-TLS header,
+    ('sasl', n, authzid), ('db:result', n, from, to, key_ok, stream to), ('stanza', n, Elem),
+    ('closed', n). .errors: protocol surprises."""
+
+    def __init__(self, env, ca, domains, secret, ip="127.0.0.1", db_errors=False, sasl_for=(),
+                 name="scripted"):
+        self.domains = list(domains)
+        self.secret = secret
+        self.db_errors = db_errors
+        self.sasl_for = set(sasl_for)
+        self.cert = ca.issue(name, self.domains)
+        self.ca = ca
+        self.port = env.free_port((ip,))
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, self.port))
+        self.sock.listen(32)
+        self.log = []
+        self.errors = []
+        self.cond = threading.Condition()
+        self.stop_flag = False
+        self.nconn = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        self.sock.settimeout(0.2)
+        while not self.stop_flag:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.nconn += 1
+            self._record(("accept", self.nconn))
+            threading.Thread(target=self._serve, args=(c, self.nconn), daemon=True).start()
+
+    def _record(self, item):
+        with self.cond:
+            self.log.append(item)
+            self.cond.notify_all()
+
+    def items(self, kind):
+        with self.cond:
+            return [it for it in self.log if it[0] == kind]
+
+    def wait_count(self, pred, n, timeout):
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                got = [it for it in self.log if pred(it)]
+                left = end - time.monotonic()
+                if len(got) >= n or left <= 0:
+                    return got
+                self.cond.wait(left)
+
+    def _features(self, conn, frm, to, offer_sasl):
+        sid = os.urandom(8).hex()
+        f = ""
+        if offer_sasl:
+            f += "<mechanisms xmlns='%s'><mechanism>EXTERNAL</mechanism></mechanisms>" % NS_SASL
+        f += ("<dialback xmlns='urn:xmpp:features:dialback'>%s</dialback>" %
+              ("<errors/>" if self.db_errors else ""))
+        conn.send(stream_header(to, frm, id=sid) + "<stream:features>" + f + "</stream:features>")
+        return sid
+
+    def _serve(self, sock, n):
+        conn = StreamConn(sock)
+        try:
+            ev = conn.next_event(10)
+            if not ev or ev[0] != "open":
+                return
+            frm, to = ev[1].get("from"), ev[1].get("to")
+            conn.send(stream_header(to, frm, id=os.urandom(8).hex()) +
+                      "<stream:features><starttls xmlns='%s'><required/></starttls>"
+                      "</stream:features>" % NS_TLS)
+            e = conn.next_elem(10, "starttls")
+            if e.name != "starttls":
+                raise Fail("scripted peer: expected starttls, got %r" % e)
+            conn.send("<proceed xmlns='%s'/>" % NS_TLS)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(self.cert.cert, self.cert.key)
+            ctx.load_verify_locations(self.ca.cert)
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            conn.sock = ctx.wrap_socket(sock, server_side=True)
+            client_names = _cert_names(conn.sock.getpeercert())
+            conn.restart()
+            ev = conn.next_event(10)
+            if not ev or ev[0] != "open":
+                raise Fail("scripted peer: no header after TLS: %r" % (ev,))
+            frm, to = ev[1].get("from"), ev[1].get("to")
+            self._record(("stream", n, frm, to))
+            if to not in self.domains:
+                conn.send(stream_header("", frm, id=os.urandom(8).hex()) +
+                          "<stream:error><host-unknown xmlns='%s'/></stream:error>"
+                          "</stream:stream>" % NS_STREAM_ERR)
+                conn.wait_closed(5)
+                return
+            sid = self._features(conn, frm, to, to in self.sasl_for and frm in client_names)
+            while True:
+                ev = conn.next_event(60)
+                if ev is None or ev[0] != "elem":
+                    return
+                e = ev[1]
+                if e.ns == NS_SASL and e.name == "auth":
+                    authz = base64.b64decode(e.text.strip() or "").decode() if e.text.strip() \
+                        not in ("", "=") else ""
+                    self._record(("sasl", n, authz))
+                    conn.send("<success xmlns='%s'/>" % NS_SASL)
+                    conn.restart()
+                    ev = conn.next_event(10)
+                    if not ev or ev[0] != "open":
+                        raise Fail("scripted peer: no header after SASL: %r" % (ev,))
+                    sid = self._features(conn, frm, to, False)
+                elif e.ns == NS_DB and e.name == "result":
+                    rf, rt = e.get("from"), e.get("to")
+                    key_ok = e.text.strip() == dialback_key(self.secret, rt, rf, sid)
+                    self._record(("db:result", n, rf, rt, key_ok, to))
+                    if rt not in self.domains:
+                        conn.send("<stream:error><host-unknown xmlns='%s'/></stream:error>"
+                                  "</stream:stream>" % NS_STREAM_ERR)
+                        conn.wait_closed(5)
+                        return
+                    conn.send("<db:result from='%s' to='%s' type='%s'/>" %
+                              (rt, rf, "valid" if key_ok else "invalid"))
+                elif e.ns == NS_DB:
+                    self.errors.append("conn %d: unexpected %r" % (n, e))
+                else:
+                    self._record(("stanza", n, e))
+        except (Fail, Closed, OSError, ssl.SSLError, ValueError) as ex:
+            if not self.stop_flag:
+                self.errors.append("conn %d: %r" % (n, ex))
+        finally:
+            self._record(("closed", n))
             conn.close()
 
     def close(self):

@@ -28,4 +28,16 @@ if(TARGET fedrouter)
   _integ_add(multi_domain 60)
   _integ_add(restart 60)
   _integ_add(component_rules 60)
+  # The pool (one stream per peer address, piggybacked pairs, verdicts, back-off).
+  _integ_add(pool_fanout 60)
+  _integ_add(pool_primary_certs 60)
+endif()
+
+# The pair storm of integ_pool_fanout against a ThreadSanitizer build of fedrouter (make tsan),
+# when RT_TSAN_FEDROUTER names one; the script skips (77) while that binary does not exist yet.
+if(RT_TSAN_FEDROUTER)
+  add_test(NAME integ_pool_fanout_tsan
+    COMMAND ${_integ_py} ${_integ_dir}/pool_fanout.py ${RT_TSAN_FEDROUTER})
+  set_tests_properties(integ_pool_fanout_tsan PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
+    RESOURCE_LOCK fedrouter_integ LABELS integration)
 endif()
