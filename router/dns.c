@@ -27,7 +27,7 @@
 #define DNS_DEFAULT_TIMEOUT_MS 2000
 #define DNS_DEFAULT_TRIES 2
 #define DNS_DEFAULT_CACHE_MAX 4096
-#define DNS_MAX_JOBS 256      // resolutions alive at once (RC_ENOBUFS beyond)
+#define DNS_MAX_JOBS 4096     // resolutions alive at once (RC_ENOBUFS beyond)
 #define DNS_MAX_TARGETS 16    // SRV targets kept per domain (both services together)
 #define DNS_MAX_ADDRS 16      // addresses handed to the callback
 #define DNS_TARGET_ADDRS 8    // per target and family
@@ -736,7 +736,7 @@ static void start_addr(rt_dns_job_t *job) {
 RT_MUSTCHECK static bool set_single_target(rt_dns_job_t *job, const char *host, uint16_t port,
                                            bool direct_tls) {
     dns_target_t *t = &job->targets[0];
-    size_t len = strnlen(host, sizeof(t->host));
+    size_t len = strlen(host); // |host| is NUL-terminated by every caller
     if (len == 0 || len >= sizeof(t->host)) {
         return false;
     }

@@ -119,10 +119,11 @@ rt_metrics_t *rt_metrics_start(const struct sockaddr *sa, socklen_t sa_len,
     // The port argument is ignored when MHD_OPTION_SOCK_ADDR is given. No
     // MHD_OPTION_LISTENING_ADDRESS_REUSE: its SO_REUSEPORT would let a second process share the
     // port silently (the default SO_REUSEADDR is kept).
-    m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR, sa,
+    // MHD_OPTION_EXTERNAL_LOGGER goes first so that MHD logs nothing through its own logger.
+    m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, m, MHD_OPTION_EXTERNAL_LOGGER,
+                                 metrics_log, NULL, MHD_OPTION_SOCK_ADDR, sa,
                                  MHD_OPTION_CONNECTION_LIMIT, METRICS_CONN_LIMIT,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT_S,
-                                 MHD_OPTION_EXTERNAL_LOGGER, metrics_log, NULL, MHD_OPTION_END);
+                                 MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT_S, MHD_OPTION_END);
     if (m->daemon == NULL) {
         CORE_LOG(CORE_LOG_ERROR, CORE_LOG_SRC_STATS, "metrics: cannot listen (see above)");
         free(m);
