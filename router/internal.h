@@ -149,6 +149,7 @@ struct rt_opair {
     rt_peer_t *peer;   // set from WAITING on
     rt_conn_t *stream; // set in PENDING and VALID
     bool piggybacked;  // added to an existing stream by db:result (not its primary pair)
+    uint8_t retries;   // resource-constraint answers so far
     size_t addr_idx;   // which of R's addresses (worker dom cache) this pair uses
     rt_msg_t *q_head, *q_tail; // stanzas waiting for VALID
     size_t q_bytes;
@@ -219,6 +220,7 @@ struct rt_conn {
     rt_opair_t *opairs;        // pairs attached to this stream (primary first)
     rt_out_verify_t *verifies; // db:verify sent on this stream, waiting for the answer
     bool vconn;                // verification connection: closed once its work is done
+    uint32_t piggy_pending;    // piggybacked db:result sent and not answered yet
     char prove[DNA_DOMAIN_MAX]; // vconn: the target domain whose authority it checks ("" none)
     rt_conn_t *prove_for;      // vconn: the pooled stream the proof is recorded against
     bool feat_starttls, feat_external, feat_dialback, feat_db_errors;

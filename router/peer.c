@@ -23,6 +23,9 @@
 #define VERDICT_DNS_TTL_MS 600000u
 #define VERDICT_NEGATIVE_TTL_MS 60000u
 #define POOL_TICK_MS 500u
+#define PIGGY_INFLIGHT_MAX 64u // db:result in flight per stream: pace, never flood a peer
+#define VCONN_MAX 4u           // verification connections in flight per peer address
+#define PAIR_RETRIES_MAX 3u    // resource-constraint answers before a pair gives up
 
 typedef struct rt_route_entry {
     struct rt_route_entry *next;
@@ -175,6 +178,9 @@ static rt_dom_entry_t *dom_find(rt_worker_t *w, const char *domain) {
 
 // pair_detach takes |p| off whatever list holds it.
 static void pair_detach(rt_worker_t *w, rt_opair_t *p) {
+    if (p->stream != NULL && p->piggybacked && p->state == RT_OPAIR_PENDING) {
+        p->stream->piggy_pending--;
+    }
     if (p->stream != NULL) {
         list_remove(&p->stream->opairs, p);
         p->stream = NULL;
@@ -300,6 +306,11 @@ typedef enum proof { PROOF_YES, PROOF_NO, PROOF_UNKNOWN } proof_t;
 static proof_t prove_target(rt_worker_t *w, rt_peer_t *peer, rt_conn_t *s, const char *local,
                             const char *remote) {
     rt_router_t *rt = w->rt;
+    for (rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
+        if (c->vconn && strcmp(c->prove, remote) == 0 && !c->closing) {
+            return PROOF_UNKNOWN; // already being verified
+        }
+    }
     pool_verdict_key_t k = verdict_key(peer, s, remote);
     pool_verdict_t v;
     switch (pool_verdicts_lookup(rt->verdicts, &k, w->now_ms, &v)) {
@@ -320,10 +331,14 @@ static proof_t prove_target(rt_worker_t *w, rt_peer_t *peer, rt_conn_t *s, const
         verdict_put(rt->verdicts, &k, &pv, w->now_ms);
         return PROOF_YES;
     }
+    size_t vconns = 0;
     for (rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
-        if (c->vconn && strcmp(c->prove, remote) == 0 && !c->closing) {
-            return PROOF_UNKNOWN; // already being verified
+        if (c->vconn && !c->closing && !c->close_after_flush) {
+            vconns++;
         }
+    }
+    if (vconns >= VCONN_MAX) {
+        return PROOF_UNKNOWN; // the next one starts when one of these finishes
     }
     rt_conn_t *v2 = rt_sout_open(w, peer, local, remote, true);
     if (v2 == NULL) {
@@ -362,24 +377,13 @@ static void attach(rt_worker_t *w, rt_opair_t *p, rt_conn_t *s, bool piggyback) 
     list_append(&s->opairs, p);
     pair_set_state(w, p, RT_OPAIR_PENDING);
     if (piggyback) {
+        s->piggy_pending++;
         rt_stat_inc(&w->stats, RT_STAT_PAIRS_PIGGYBACKED_OUT);
         rt_stat_inc(&w->stats, RT_STAT_HANDSHAKES_AVOIDED);
         LOGP(CORE_LOG_DEBUG, "w%u c%lu: piggybacking %s->%s", w->idx, (unsigned long)s->id,
              p->local, p->remote);
         rt_sout_send_db_result(s, p->local, p->remote);
     }
-}
-
-static bool stream_serves_target(const rt_conn_t *s, const char *remote) {
-    if (strcmp(s->remote, remote) == 0) {
-        return true;
-    }
-    for (const rt_opair_t *q = s->opairs; q != NULL; q = q->list_next) {
-        if (strcmp(q->remote, remote) == 0) {
-            return true;
-        }
-    }
-    return false;
 }
 
 static bool stream_usable(const rt_conn_t *s) {
@@ -447,7 +451,9 @@ static void peer_dispatch(rt_worker_t *w, rt_peer_t *peer) {
                 continue;
             }
             bool est = rt_sout_established(s);
-            if (est && stream_serves_target(s, p->remote) && target == NULL) {
+            // A stream reaches the target it was opened for; on a stream that takes new targets
+            // the others are proven one by one below.
+            if (est && strcmp(s->remote, p->remote) == 0 && target == NULL) {
                 target = s;
             }
             if (est && s->feat_db_errors && main == NULL) {
@@ -459,11 +465,20 @@ static void peer_dispatch(rt_worker_t *w, rt_peer_t *peer) {
             }
         }
         if (target != NULL) {
-            attach(w, p, target, true); // assertion: a new sender for a target already here
+            if (target->piggy_pending < PIGGY_INFLIGHT_MAX) {
+                attach(w, p, target, true); // assertion: a new sender for a target already here
+            }
             p = next;
             continue;
         }
         if (main != NULL) {
+            if (main->piggy_pending >= PIGGY_INFLIGHT_MAX) {
+                if (!peer->no_db_errors) {
+                    break; // every other pair would go to this stream too: wait for answers
+                }
+                p = next;
+                continue;
+            }
             proof_t pr = prove_target(w, peer, main, p->local, p->remote);
             if (pr == PROOF_YES) {
                 attach(w, p, main, true); // supposition: a new target on the pooled stream
@@ -835,6 +850,9 @@ void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const c
                  w->idx, (unsigned long)c->id, c->peer_text);
         return; // DB-11
     }
+    if (p->piggybacked) {
+        c->piggy_pending--; // this answer frees a slot for the next piggybacked db:result
+    }
     if (strcmp(type, "valid") == 0) {
         pair_set_state(w, p, RT_OPAIR_VALID);
         if (p->piggybacked) {
@@ -844,6 +862,23 @@ void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const c
                  (unsigned long)c->id, c->peer_text, p->local, p->remote,
                  p->piggybacked ? " (piggybacked)" : "");
         pair_flush(w, p);
+        if (c->peer != NULL) {
+            peer_dispatch(w, c->peer);
+        }
+        return;
+    }
+    p->piggybacked = false; // its slot is already given back
+    if (cond != NULL && strcmp(cond, "resource-constraint") == 0 && p->retries < PAIR_RETRIES_MAX &&
+        c->peer != NULL) {
+        // The peer cannot take another pair right now (XEP-0220 §2.5): wait and try again.
+        rt_peer_t *peer = c->peer;
+        p->retries++;
+        list_remove(&c->opairs, p);
+        p->stream = NULL;
+        p->peer = peer;
+        pair_set_state(w, p, RT_OPAIR_WAITING);
+        list_append(&peer->waiting, p);
+        peer_dispatch(w, peer);
         return;
     }
     bool invalid = strcmp(type, "invalid") == 0;
@@ -851,8 +886,12 @@ void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const c
              w->idx, (unsigned long)c->id, c->peer_text, p->local, p->remote, type,
              cond ? " " : "", cond ? cond : "");
     // XEP-0220 §2.4/2.5: invalid -> internal-server-error, any dialback error -> timeout.
+    rt_peer_t *peer = c->peer;
     pair_fail(w, p, invalid ? "internal-server-error" : "remote-server-timeout",
               invalid ? "cancel" : "wait");
+    if (peer != NULL) {
+        peer_dispatch(w, peer);
+    }
 }
 
 void rt_pool_stream_failed(rt_conn_t *c, bool connected) {
