@@ -2,10 +2,12 @@
 # demo.sh: two fedrouter instances federating many hosted domains over loopback.
 #
 #   tools/demo.sh <builddir> [--domains N] [--messages M] [--keep] [--deadline S] [--rate R]
+#                 [--cert-per-domain]
 #
 # Router A (127.0.0.1) hosts a1..aN.demo.example, router B (127.0.0.2) hosts b1..bN.demo.example.
-# Every domain has its own certificate from a throwaway CA (EC P-256, SAN DNS:<domain>,
-# serverAuth+clientAuth), the CA file is both routers' trust store, and static routes point each
+# Each router has one certificate from a throwaway CA naming all its domains (EC P-256,
+# serverAuth+clientAuth; --cert-per-domain gives every domain its own), the CA file is both
+# routers' trust store, and static routes point each
 # side's domains at the other router. One democomp per router attaches a component for each of
 # its domains and sends M messages for every (local, remote) pair; each democomp waits until it
 # received every message the other one sent. Then both routers' /metrics are scraped and
@@ -16,7 +18,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 <builddir> [--domains N] [--messages M] [--keep] [--deadline S] [--rate R]" >&2
+    echo "usage: $0 <builddir> [--domains N] [--messages M] [--keep] [--deadline S] [--rate R] [--cert-per-domain]" >&2
     exit 2
 }
 
@@ -28,6 +30,7 @@ MESSAGES=10
 KEEP=0
 DEADLINE=120
 RATE=
+CERT_PER_DOMAIN=0
 while [[ $# -gt 0 ]]; do
     case $1 in
     --domains) DOMAINS=${2:-}; shift 2 || usage ;;
@@ -35,6 +38,7 @@ while [[ $# -gt 0 ]]; do
     --deadline) DEADLINE=${2:-}; shift 2 || usage ;;
     --rate) RATE=${2:-}; shift 2 || usage ;;
     --keep) KEEP=1; shift ;;
+    --cert-per-domain) CERT_PER_DOMAIN=1; shift ;;
     -h | --help) usage ;;
     *) echo "demo.sh: unknown argument: $1" >&2; usage ;;
     esac
@@ -149,12 +153,14 @@ read -r S2S_A COMP_A METRICS_A S2S_B COMP_B METRICS_B <<<"$(free_ports 6)"
         -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
 ) || fail "cannot create the CA"
 
-make_cert() { # make_cert DOMAIN: key and CA-signed certificate in one openssl call
-    local d=$1
+make_cert() { # make_cert NAME DOMAIN...: key and CA-signed certificate naming every DOMAIN
+    local name=$1 san="" d
+    shift
+    for d in "$@"; do san+="${san:+,}DNS:$d"; done
     openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-        -keyout "$WORK/$d.key" -out "$WORK/$d.pem" -days 2 -subj "/CN=$d" \
+        -keyout "$WORK/$name.key" -out "$WORK/$name.pem" -days 2 -subj "/CN=$1" \
         -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
-        -addext "subjectAltName=DNS:$d" -addext "extendedKeyUsage=serverAuth,clientAuth" \
+        -addext "subjectAltName=$san" -addext "extendedKeyUsage=serverAuth,clientAuth" \
         -addext "keyUsage=critical,digitalSignature" \
         -addext "basicConstraints=critical,CA:FALSE" 2>/dev/null
 }
@@ -165,9 +171,16 @@ for ((i = 1; i <= DOMAINS; i++)); do
     A_DOMAINS+=("a$i.demo.example")
     B_DOMAINS+=("b$i.demo.example")
 done
-for d in "${A_DOMAINS[@]}" "${B_DOMAINS[@]}"; do
-    make_cert "$d" || fail "cannot create the certificate for $d"
-done
+# By default each router has one certificate for all its domains, as a virtual host would; with
+# --cert-per-domain every domain has its own, so the pool has to verify each new domain.
+if ((CERT_PER_DOMAIN)); then
+    for d in "${A_DOMAINS[@]}" "${B_DOMAINS[@]}"; do
+        make_cert "$d" "$d" || fail "cannot create the certificate for $d"
+    done
+else
+    make_cert router-a "${A_DOMAINS[@]}" || fail "cannot create router A's certificate"
+    make_cert router-b "${B_DOMAINS[@]}" || fail "cannot create router B's certificate"
+fi
 
 # Component secrets: one per domain, in a file democomp reads (not on its command line).
 : >"$WORK/secrets"
@@ -193,21 +206,28 @@ write_conf() {
         echo "  listen = [ \"$ip:$s2s\" ];"
         echo "  require_tls = true;"
         echo "  ca_file = \"$WORK/ca.pem\";"
-        # Both routers connect from 127.0.0.1, and at start-up every sending domain may open a
-        # connection (a verification connection, or a stream per pair without pooling) that is
-        # unauthenticated for a moment: more than the default limit of 16 from one address.
-        echo "  max_unauth_per_ip = $((${#locals[@]} * ${#remotes[@]} + 16));"
+        # Both routers connect from 127.0.0.1; with a certificate per domain every new domain
+        # may need a verification connection, unauthenticated for a moment: more than the
+        # default limit of 16 from one address.
+        ((CERT_PER_DOMAIN)) && echo "  max_unauth_per_ip = $((${#locals[@]} * ${#remotes[@]} + 16));"
         echo "  dialback_secret = \"$(openssl rand -hex 16)\";"
         echo "};"
         echo "components = { listen = [ \"$ip:$comp\" ]; };"
         echo "metrics = { listen = \"$ip:$metrics\"; };"
         echo "certificates = ("
         sep=""
-        for d in "${locals[@]}"; do
-            printf '%s  { cert = "%s"; key = "%s"; domains = [ "%s" ]; }' "$sep" \
-                "$WORK/$d.pem" "$WORK/$d.key" "$d"
-            sep=$',\n'
-        done
+        if ((CERT_PER_DOMAIN)); then
+            for d in "${locals[@]}"; do
+                printf '%s  { cert = "%s"; key = "%s"; domains = [ "%s" ]; }' "$sep" \
+                    "$WORK/$d.pem" "$WORK/$d.key" "$d"
+                sep=$',\n'
+            done
+        else
+            local name=router-${locals[0]:0:1} list=""
+            for d in "${locals[@]}"; do list+="${list:+, }\"$d\""; done
+            printf '  { cert = "%s"; key = "%s"; domains = [ %s ]; }' \
+                "$WORK/$name.pem" "$WORK/$name.key" "$list"
+        fi
         echo
         echo ");"
         echo "domains = ("
