@@ -31,6 +31,8 @@ if(TARGET fedrouter)
   # The pool (one stream per peer address, piggybacked pairs, verdicts, back-off).
   _integ_add(pool_fanout 60)
   _integ_add(pool_primary_certs 60)
+  _integ_add(pool_no_errors_peer 60)
+  _integ_add(pool_backoff 90)
 endif()
 
 # The pair storm of integ_pool_fanout against a ThreadSanitizer build of fedrouter (make tsan),
