@@ -148,6 +148,7 @@ void rt_conn_close(rt_conn_t *c) {
         break;
     case RT_CONN_S2S_OUT:
         rt_sout_closed(c);
+        rt_sin_closed(c); // the pairs the peer used toward us with bidi
         rt_stat_add(&c->w->stats, RT_STAT_STREAMS_OUT, -1);
         break;
     case RT_CONN_COMP:

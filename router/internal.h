@@ -221,6 +221,7 @@ struct rt_conn {
     rt_out_verify_t *verifies; // db:verify sent on this stream, waiting for the answer
     bool vconn;                // verification connection: closed once its work is done
     uint32_t piggy_pending;    // piggybacked db:result sent and not answered yet
+    bool bidi;                 // XEP-0288 on: the peer sends its stanzas to us on this stream
     char prove[DNA_DOMAIN_MAX]; // vconn: the target domain whose authority it checks ("" none)
     rt_conn_t *prove_for;      // vconn: the pooled stream the proof is recorded against
     bool feat_starttls, feat_external, feat_dialback, feat_db_errors;
@@ -334,6 +335,12 @@ void rt_sin_accepted(rt_conn_t *c);
 void rt_sin_timeout(rt_conn_t *c);
 void rt_sin_verify_result(rt_worker_t *w, rt_msg_t *m);
 void rt_sin_closed(rt_conn_t *c);
+// The inbound half of a stream, also used on an outbound stream with bidi (XEP-0288): the peer
+// sends db:result, db:verify and stanzas to us on it.
+bool rt_sin_handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el);
+bool rt_sin_handle_db_verify(rt_conn_t *c, const rt_xs_elem_t *el);
+bool rt_sin_handle_stanza(rt_conn_t *c, const rt_xs_elem_t *el);
+void rt_sin_add_reverse_pair(rt_conn_t *c, const char *remote, const char *local);
 
 // s2s_out.c: the outbound stream machine.
 extern const rt_xs_cbs_t rt_sout_cbs;

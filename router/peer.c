@@ -401,23 +401,29 @@ static void send_peer_verifies(rt_worker_t *w, rt_peer_t *peer) {
     if (peer->verifies == NULL) {
         return;
     }
-    rt_conn_t *s = NULL;
-    for (rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
-        if (rt_sout_can_verify(c)) {
-            s = c;
-            break;
+    // BIDI-5: a db:verify never goes back over the stream its db:result came in on.
+    rt_out_verify_t **vp = &peer->verifies;
+    while (*vp != NULL) {
+        rt_out_verify_t *v = *vp;
+        rt_conn_t *s = NULL;
+        for (rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
+            if (rt_sout_can_verify(c) && !(v->reply_worker == w->idx && v->reply_conn == c->id)) {
+                s = c;
+                break;
+            }
         }
+        if (s == NULL) {
+            vp = &v->next;
+            continue;
+        }
+        *vp = v->next;
+        rt_sout_send_verify(s, v);
     }
-    if (s != NULL) {
-        while (peer->verifies != NULL) {
-            rt_out_verify_t *v = peer->verifies;
-            peer->verifies = v->next;
-            rt_sout_send_verify(s, v);
-        }
+    if (peer->verifies == NULL) {
         return;
     }
     for (rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
-        if (!c->closing && !c->close_after_flush) {
+        if (!c->closing && !c->close_after_flush && !rt_sout_can_verify(c)) {
             return; // a stream is on its way; the verifies go when it is ready
         }
     }
@@ -830,6 +836,9 @@ void rt_pool_stream_established(rt_conn_t *c) {
             strcmp(p->remote, c->remote) == 0) {
             pair_set_state(w, p, RT_OPAIR_VALID);
             pair_flush(w, p);
+            if (c->bidi) {
+                rt_sin_add_reverse_pair(c, p->remote, p->local); // BIDI-6
+            }
         }
     }
     send_peer_verifies(w, c->peer);
@@ -855,6 +864,9 @@ void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const c
     }
     if (strcmp(type, "valid") == 0) {
         pair_set_state(w, p, RT_OPAIR_VALID);
+        if (c->bidi) {
+            rt_sin_add_reverse_pair(c, p->remote, p->local); // BIDI-6
+        }
         if (p->piggybacked) {
             rt_stat_inc(&w->stats, RT_STAT_AUTH_DIALBACK_OUT);
         }

@@ -330,7 +330,7 @@ static const char *key_text(const rt_xs_elem_t *el, size_t *out_len) {
     return t;
 }
 
-static bool handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el) {
+bool rt_sin_handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el) {
     rt_router_t *rt = c->w->rt;
     char from[DNA_DOMAIN_MAX], to[DNA_DOMAIN_MAX];
     if (el->type != NULL) {
@@ -402,7 +402,7 @@ static bool handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el) {
     return true;
 }
 
-static bool handle_db_verify(rt_conn_t *c, const rt_xs_elem_t *el) {
+bool rt_sin_handle_db_verify(rt_conn_t *c, const rt_xs_elem_t *el) {
     rt_router_t *rt = c->w->rt;
     char from[DNA_DOMAIN_MAX], to[DNA_DOMAIN_MAX];
     if (el->type != NULL) {
@@ -428,7 +428,7 @@ static bool handle_db_verify(rt_conn_t *c, const rt_xs_elem_t *el) {
     return true;
 }
 
-static bool handle_stanza(rt_conn_t *c, const rt_xs_elem_t *el) {
+bool rt_sin_handle_stanza(rt_conn_t *c, const rt_xs_elem_t *el) {
     char fdom[DNA_DOMAIN_MAX], tdom[DNA_DOMAIN_MAX];
     if (!any_valid(c)) {
         rt_conn_stream_error(c, "not-authorized", "stanza before authentication");
@@ -473,7 +473,7 @@ static bool handle_stanza(rt_conn_t *c, const rt_xs_elem_t *el) {
 static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
     rt_conn_t *c = ctx;
     if (el->is_stanza) {
-        return handle_stanza(c, el);
+        return rt_sin_handle_stanza(c, el);
     }
     if (strcmp(el->ns, RT_XS_NS_TLS) == 0 && strcmp(el->name, "starttls") == 0) {
         return handle_starttls(c);
@@ -482,10 +482,10 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
         return handle_auth(c, el);
     }
     if (strcmp(el->ns, RT_XS_NS_DIALBACK) == 0 && strcmp(el->name, "result") == 0) {
-        return handle_db_result(c, el);
+        return rt_sin_handle_db_result(c, el);
     }
     if (strcmp(el->ns, RT_XS_NS_DIALBACK) == 0 && strcmp(el->name, "verify") == 0) {
-        return handle_db_verify(c, el);
+        return rt_sin_handle_db_verify(c, el);
     }
     if (strcmp(el->ns, RT_XS_NS_STREAMS) == 0 && strcmp(el->name, "error") == 0) {
         uint32_t k = el->num_nodes > 1 ? el->nodes[0].first_child : RT_XS_NONE;
@@ -517,7 +517,7 @@ void rt_sin_verify_result(rt_worker_t *w, rt_msg_t *m) {
     }
     // m->fdom is our (local) domain, m->tdom the remote one.
     pool_pair_t *p = NULL;
-    if (c != NULL && c->kind == RT_CONN_S2S_IN && !c->closing && !c->close_after_flush &&
+    if (c != NULL && (c->kind == RT_CONN_S2S_IN || c->bidi) && !c->closing && !c->close_after_flush &&
         strcmp(c->stream_id, m->stream_id) == 0) {
         p = pool_pairset_find(&c->pairs, m->tdom, m->fdom);
     }
@@ -554,6 +554,13 @@ void rt_sin_verify_result(rt_worker_t *w, rt_msg_t *m) {
         break;
     }
     rt_msg_free(m);
+}
+
+void rt_sin_add_reverse_pair(rt_conn_t *c, const char *remote, const char *local) {
+    if (pool_pairset_find(&c->pairs, remote, local) == NULL &&
+        add_pair(c, remote, local, POOL_PAIR_VALID) == NULL) {
+        LOGI(CORE_LOG_WARN, c, "no room for the reverse pair %s -> %s", remote, local);
+    }
 }
 
 void rt_sin_closed(rt_conn_t *c) {

@@ -103,6 +103,7 @@ rt_conn_t *rt_sout_open(rt_worker_t *w, rt_peer_t *peer, const char *local, cons
     snprintf(c->remote, sizeof(c->remote), "%s", remote);
     snprintf(c->peer_text, sizeof(c->peer_text), "%s", peer->text);
     c->peer = peer;
+    c->peer_sa = peer->addr.sa;
     c->vconn = vconn;
     c->direct_tls = peer->addr.direct_tls;
     c->peer_next = peer->streams;
@@ -263,6 +264,17 @@ static void on_features(rt_conn_t *c, const rt_xs_elem_t *el) {
         set_state(c, RT_SOUT_WAIT_PROCEED);
         return;
     }
+    bool bidi_offered = false;
+    for (uint32_t k = el->nodes[0].first_child; k != RT_XS_NONE; k = el->nodes[k].next_sibling) {
+        bidi_offered |= strcmp(el->nodes[k].ns, RT_XS_NS_BIDI_FEATURE) == 0 &&
+                        strcmp(el->nodes[k].name, "bidi") == 0;
+    }
+    if (bidi_offered && !c->vconn && !c->bidi && !c->sasl_done) {
+        // One connection both ways (XEP-0288): asked for before authentication (BIDI-3).
+        rt_conn_write_str(c, "<bidi xmlns='" RT_XS_NS_BIDI "'/>");
+        c->bidi = true;
+        rt_stat_inc(&c->w->stats, RT_STAT_BIDI_STREAMS);
+    }
     if (c->vconn) {
         set_state(c, RT_SOUT_VREADY);
         c->deadline_ms = c->w->now_ms + (uint64_t)c->w->rt->conf->auth_timeout_s * 1000u;
@@ -367,6 +379,18 @@ static bool on_db_result_answer(rt_conn_t *c, const rt_xs_elem_t *el) {
 static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
     rt_conn_t *c = ctx;
     bool db = strcmp(el->ns, RT_XS_NS_DIALBACK) == 0;
+    if (c->bidi) {
+        // XEP-0288: the peer sends to us on this stream, as on an inbound one.
+        if (el->is_stanza) {
+            return rt_sin_handle_stanza(c, el);
+        }
+        if (db && el->type == NULL && strcmp(el->name, "result") == 0) {
+            return rt_sin_handle_db_result(c, el);
+        }
+        if (db && el->type == NULL && strcmp(el->name, "verify") == 0) {
+            return rt_sin_handle_db_verify(c, el);
+        }
+    }
     if (strcmp(el->ns, RT_XS_NS_STREAMS) == 0 && strcmp(el->name, "error") == 0) {
         uint32_t k = el->num_nodes > 1 ? el->nodes[0].first_child : RT_XS_NONE;
         LOGO(CORE_LOG_INFO, c, "peer sent stream error <%s/>",

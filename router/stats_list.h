@@ -41,4 +41,5 @@ RT_STAT(VERDICT_HIT, COUNTER, "fedrouter_verdict_cache_total", "result=\"hit\"",
 RT_STAT(VERDICT_MISS, COUNTER, "fedrouter_verdict_cache_total", "result=\"miss\"", "")
 RT_STAT(VERDICT_NEGATIVE, COUNTER, "fedrouter_verdict_cache_total", "result=\"negative\"", "")
 RT_STAT(VERIFICATION_CONNECTIONS, COUNTER, "fedrouter_verification_connections_total", "", "Short-lived connections opened to verify a peer or carry db:verify")
+RT_STAT(BIDI_STREAMS, COUNTER, "fedrouter_bidi_streams_total", "", "Outbound streams on which bidirectional use (XEP-0288) was enabled")
 RT_STAT(HANDSHAKES_AVOIDED, COUNTER, "fedrouter_handshakes_avoided_total", "", "Pairs that rode an existing stream instead of a new TCP connection and TLS handshake")

@@ -35,6 +35,8 @@
 #define RT_XS_NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"
 #define RT_XS_NS_STANZA_ERRORS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define RT_XS_NS_DIALBACK_FEATURE "urn:xmpp:features:dialback"
+#define RT_XS_NS_BIDI_FEATURE "urn:xmpp:features:bidi"
+#define RT_XS_NS_BIDI "urn:xmpp:bidi"
 
 #define RT_XS_NONE UINT32_MAX
 
