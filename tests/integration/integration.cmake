@@ -33,6 +33,7 @@ if(TARGET fedrouter)
   _integ_add(pool_primary_certs 60)
   _integ_add(pool_no_errors_peer 60)
   _integ_add(pool_backoff 90)
+  _integ_add(pool_security 60)
 endif()
 
 # The pair storm of integ_pool_fanout against a ThreadSanitizer build of fedrouter (make tsan),
