@@ -626,6 +626,11 @@ static void XMLCALL xs_on_start(void *ud, const XML_Char *name, const XML_Char *
         }
     }
     xs_prefix_check(xs, &q);
+    // An element of the stream's own content namespace written with a prefix would land in
+    // that namespace, not the target stream's default one, if its bytes were copied.
+    if (q.prefix != NULL && xs_eq(q.uri, q.uri_len, xs->hdr.ns_default)) {
+        xs->cur_unsafe = true;
+    }
     for (size_t i = 0; i < natts && !xs->cur_unsafe; i++) {
         xs_qname_t aq;
         xs_split(atts[2 * i], &aq);

@@ -780,6 +780,11 @@ static void test_reserialize(void) {
           1,
           "<iq xmlns='jabber:server' type='get' xml:lang='de'><q xmlns='urn:q'><r xmlns=''/><s/>"
           "</q></iq>");
+    // The stream's own namespace under a prefix declared on the stanza itself: copied raw it would
+    // stay {jabber:component:accept}message inside a jabber:server stream.
+    reser(HDR_COMPONENT,
+          "<c:message xmlns:c='jabber:component:accept' to='x@y'><c:body>hi</c:body></c:message>", 1,
+          "<message xmlns='jabber:server' to='x@y'><body>hi</body></message>");
     // Safe elements: prefixes declared inside, no explicit default namespace.
     reser(HDR_COMPONENT, "<message><p:x xmlns:p='urn:p' p:y='2'/></message>", 0,
           "<message xmlns='jabber:server'><p:x xmlns:p='urn:p' p:y='2'/></message>");
