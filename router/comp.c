@@ -164,6 +164,11 @@ void rt_comp_deliver(rt_worker_t *w, rt_msg_t *m) {
         rt_route_bounce(w, m, "service-unavailable", "cancel");
         return;
     }
+    if (rt_conn_congested(c)) {
+        // The component does not read fast enough: bounded buffering, then bounce.
+        rt_route_bounce(w, m, "resource-constraint", "wait");
+        return;
+    }
     rt_conn_write(c, m->raw, m->raw_len);
     rt_stat_inc(&w->stats, RT_STAT_STANZAS_ROUTED);
     rt_msg_free(m);

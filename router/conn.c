@@ -94,12 +94,19 @@ void rt_conn_mark_dirty(rt_conn_t *c) {
     }
 }
 
+size_t rt_conn_out_bytes(const rt_conn_t *c) {
+    return core_buf_len(&c->wbuf) + core_buf_len(&c->sending) + core_buf_len(&c->pout);
+}
+
+bool rt_conn_congested(const rt_conn_t *c) {
+    return rt_conn_out_bytes(c) > c->w->rt->conf->max_queue_bytes;
+}
+
 void rt_conn_write(rt_conn_t *c, const void *data, size_t len) {
     if (c->closing || c->fd < 0) {
         return;
     }
     core_buf_append(c->tls_on ? &c->pout : &c->wbuf, data, len);
-    c->last_tx_ms = c->w->now_ms;
     rt_conn_mark_dirty(c);
 }
 
@@ -130,7 +137,7 @@ void rt_conn_flush(rt_conn_t *c) {
 
 void rt_conn_release_unauth(rt_conn_t *c) {
     if (c->counted_unauth) {
-        atomic_fetch_sub(&c->w->rt->unauth[c->unauth_slot], 1);
+        pool_addrcount_release(c->w->rt->unauth, &c->peer_sa);
         c->counted_unauth = false;
     }
 }

@@ -900,7 +900,14 @@ rc_t rt_dns_resolve_s2s(rt_dns_t *dns, const char *domain, rt_dns_cb cb, void *c
                  esc(b, sizeof(b), domain));
         return RC_EINVAL;
     }
-    if (dns->num_jobs >= DNS_MAX_JOBS) {
+    // The limit bounds queries in flight: static routes to an IP and cached answers, which send
+    // no query, are always served (a flood of lookups must not stop configured routing).
+    route = route_find(dns, name);
+    bool no_query = (route != NULL && route->host != NULL &&
+                     (inet_pton(AF_INET6, route->host, ip) == 1 ||
+                      inet_pton(AF_INET, route->host, ip) == 1)) ||
+                    cache_get(dns, name) != NULL;
+    if (dns->num_jobs >= DNS_MAX_JOBS && !no_query) {
         return RC_ENOBUFS;
     }
     job = core_xcalloc(1, sizeof(*job));
@@ -914,7 +921,6 @@ rc_t rt_dns_resolve_s2s(rt_dns_t *dns, const char *domain, rt_dns_cb cb, void *c
     memcpy(job->domain, name, sizeof(name));
     list_push(&dns->active, job);
 
-    route = route_find(dns, name);
     if (route != NULL && route->host != NULL) {
         dns_target_t *t = &job->targets[0];
         if (!set_single_target(job, route->host, route->port, route->direct_tls)) {

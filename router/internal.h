@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "dna/dbkey.h"
+#include "pool/addrcount.h"
 #include "pool/backoff.h"
 #include "pool/pairset.h"
 #include "pool/verdict.h"
@@ -115,7 +116,7 @@ typedef enum rt_conn_kind {
 
 #define RT_RX_BUF 16384
 #define RT_MAX_PAIRS 65536     // domain pairs per inbound stream
-#define RT_MAX_PENDING_DB 1024 // db:result being verified per inbound stream
+#define RT_MAX_PENDING_DB 128  // db:result being verified per inbound stream (peers pace to 64)
 #define RT_STREAM_ID_LEN 32
 
 // A db:verify request we carry to a remote domain's authoritative server for one of our inbound
@@ -182,12 +183,12 @@ struct rt_conn {
     uint32_t ops_in_flight;
     bool in_dirty_list;
     bool recv_armed;
+    bool rx_paused;       // not reading: our output to this peer is over the limit
     bool send_armed;
     bool closing;         // no more input is processed; freed when no op is in flight
     bool close_after_flush;
     bool header_sent;     // our stream header for the current stream is out
     bool counted_unauth;  // holds a slot in the per-address unauthenticated table
-    uint32_t unauth_slot;
     struct sockaddr_storage peer_sa;
     char peer_text[80];
     uint8_t *rxbuf;
@@ -295,7 +296,7 @@ struct rt_router {
     rt_worker_t *workers;
     uint32_t num_workers;
     _Atomic int32_t *comp_worker; // [conf->num_domains]: worker serving the component, -1 none
-    _Atomic uint32_t unauth[4096]; // unauthenticated inbound connections per address hash
+    pool_addrcount_t *unauth; // unauthenticated inbound connections per source address
     atomic_bool stop;
     pool_verdicts_t *verdicts;
     pool_backoff_conf_t backoff;
@@ -316,6 +317,10 @@ void rt_conn_write(rt_conn_t *c, const void *data, size_t len);
 void rt_conn_write_str(rt_conn_t *c, const char *s);
 void rt_conn_write_bld(rt_conn_t *c, const core_bld_t *b);
 void rt_conn_mark_dirty(rt_conn_t *c);
+// rt_conn_congested: output waiting for this peer exceeds s2s.max_queue_bytes; writers then
+// queue (bounded) or bounce instead of buffering more, and the connection stops reading.
+bool rt_conn_congested(const rt_conn_t *c);
+size_t rt_conn_out_bytes(const rt_conn_t *c);
 void rt_conn_flush(rt_conn_t *c);
 void rt_conn_on_connected(rt_conn_t *c);
 void rt_conn_on_recv(rt_conn_t *c, const uint8_t *data, size_t len);
@@ -360,7 +365,8 @@ void rt_pool_submit(rt_worker_t *w, rt_msg_t *m); // owner worker; takes |m|
 void rt_pool_route(rt_worker_t *w, rt_msg_t *m);  // any worker: send |m| to R's owner; takes |m|
 void rt_pool_stream_ready(rt_conn_t *c);      // post-TLS features seen (verifies may go)
 void rt_pool_stream_established(rt_conn_t *c); // primary pair valid
-void rt_pool_stream_closed(rt_conn_t *c);     // the stream is going away (pairs detach)
+void rt_pool_stream_closed(rt_conn_t *c);
+void rt_pool_stream_drained(rt_conn_t *c);   // output fell below the limit again     // the stream is going away (pairs detach)
 void rt_pool_stream_failed(rt_conn_t *c, bool connected); // before establishment
 void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const char *type,
                          const char *cond);   // db:result answer on stream |c|

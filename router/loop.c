@@ -46,6 +46,11 @@ static void arm_recv(rt_conn_t *c) {
     if (c->recv_armed || c->closing || c->fd < 0) {
         return;
     }
+    if (rt_conn_congested(c)) {
+        // Backpressure: a peer that does not read what we send gets nothing more read from it.
+        c->rx_paused = true;
+        return;
+    }
     struct io_uring_sqe *sqe = get_sqe(c->w);
     io_uring_prep_recv(sqe, c->fd, c->rxbuf, RT_RX_BUF, 0);
     io_uring_sqe_set_data(sqe, &c->op_recv);
@@ -287,10 +292,20 @@ static void on_send(rt_conn_t *c, int res) {
     }
     core_buf_consume(&c->sending, (size_t)res);
     core_buf_shrink(&c->sending, 65536);
+    if (res > 0) {
+        c->last_tx_ms = c->w->now_ms;
+    }
     if (c->closing) {
         return;
     }
     arm_send(c);
+    if (c->rx_paused && rt_conn_out_bytes(c) <= c->w->rt->conf->max_queue_bytes / 2) {
+        c->rx_paused = false;
+        arm_recv(c);
+        if (c->kind == RT_CONN_S2S_OUT) {
+            rt_pool_stream_drained(c);
+        }
+    }
     if (!c->send_armed && c->close_after_flush) {
         rt_conn_close(c);
     }

@@ -199,6 +199,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     rt.verdicts = pool_verdicts_new(65536);
+    rt.unauth = pool_addrcount_new(65536);
     pool_backoff_conf_default(&rt.backoff);
     // Federation peers come back: retry soon, then back off to a minute at most; at most six
     // retries a minute per peer address whatever the number of pairs waiting on it.
@@ -272,6 +273,7 @@ out:
     free(rt.comp_worker);
     rt_tls_free(rt.tls);
     pool_verdicts_free(rt.verdicts);
+    pool_addrcount_free(rt.unauth);
     rt_conf_free(conf);
     if (status == 0 && !check_only) {
         CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "stopped");

@@ -120,6 +120,13 @@ static uint32_t owner_of(const rt_router_t *rt, const rt_dns_addr_t *addrs, size
     return fnv(2166136261u, best, best_len) % rt->num_workers;
 }
 
+// resolve_cond: the bounce condition for a failed resolution. "Not found" is an answer; a
+// resolver timeout or our own limit is temporary (RFC 6120 §10.4.3).
+static const char *resolve_cond(rc_t rc) {
+    return rc == RC_DNS_NOT_FOUND || rc == RC_EINVAL ? "remote-server-not-found"
+                                                     : "remote-server-timeout";
+}
+
 // ---- pair bookkeeping --------------------------------------------------------------------------
 
 static rt_stat_id_t pair_gauge(rt_opair_state_t st) {
@@ -235,16 +242,25 @@ static void pair_fail(rt_worker_t *w, rt_opair_t *p, const char *cond, const cha
 }
 
 static void pair_flush(rt_worker_t *w, rt_opair_t *p) {
-    while (p->q_head != NULL) {
+    while (p->q_head != NULL && !rt_conn_congested(p->stream)) {
         rt_msg_t *m = p->q_head;
         p->q_head = m->next;
         rt_conn_write(p->stream, m->raw, m->raw_len);
         rt_stat_inc(&w->stats, RT_STAT_STANZAS_ROUTED);
         rt_msg_free(m);
     }
-    p->q_tail = NULL;
-    p->q_bytes = 0;
-    p->deadline_ms = 0;
+    if (p->q_head == NULL) {
+        p->q_tail = NULL;
+        p->q_bytes = 0;
+        p->deadline_ms = 0;
+    } else {
+        // The stream is congested: the rest waits (bounded) until it drains.
+        size_t bytes = 0;
+        for (rt_msg_t *m = p->q_head; m != NULL; m = m->next) {
+            bytes += m->size;
+        }
+        p->q_bytes = bytes;
+    }
 }
 
 static void peer_dispatch(rt_worker_t *w, rt_peer_t *peer);
@@ -553,9 +569,10 @@ static rt_dom_entry_t *dom_get(rt_worker_t *w, const char *domain, bool *out_rea
         return e;
     }
     e->resolving = true;
-    if (rt_dns_resolve_s2s(w->dns, domain, dom_dns_done, e) != RC_OK) {
+    rc_t rc = rt_dns_resolve_s2s(w->dns, domain, dom_dns_done, e);
+    if (rc != RC_OK) {
         e->resolving = false;
-        e->rc = RC_DNS_NOT_FOUND;
+        e->rc = rc;
         free(e->addrs);
         e->addrs = NULL;
         e->num_addrs = 0;
@@ -592,7 +609,9 @@ static void dom_dns_done(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t 
 }
 
 static void dom_settle(rt_worker_t *w, rt_dom_entry_t *e) {
-    e->expires_ms = w->now_ms + (e->num_addrs > 0 ? ROUTE_TTL_MS : 5000u);
+    e->expires_ms = w->now_ms + (e->num_addrs > 0                ? ROUTE_TTL_MS
+                                 : e->rc == RC_DNS_NOT_FOUND ? 5000u
+                                                             : 0u);
     rt_opair_t *p = e->waiting;
     e->waiting = NULL;
     while (p != NULL) {
@@ -600,7 +619,8 @@ static void dom_settle(rt_worker_t *w, rt_dom_entry_t *e) {
         p->list_next = NULL;
         if (e->num_addrs == 0) {
             LOGP(CORE_LOG_INFO, "w%u: cannot resolve %s: %s", w->idx, e->domain, rc_str(e->rc));
-            pair_fail(w, p, "remote-server-not-found", "cancel");
+            const char *cond = resolve_cond(e->rc);
+            pair_fail(w, p, cond, strcmp(cond, "remote-server-not-found") == 0 ? "cancel" : "wait");
         } else {
             pair_place(w, p, e);
         }
@@ -612,7 +632,7 @@ static void dom_settle(rt_worker_t *w, rt_dom_entry_t *e) {
         rt_out_verify_t *next = v->next;
         v->next = NULL;
         if (e->num_addrs == 0) {
-            verify_fail(w, v, "remote-server-not-found");
+            verify_fail(w, v, resolve_cond(e->rc));
         } else {
             peer_add_verify(w, peer_get(w, &e->addrs[0]), v);
         }
@@ -644,7 +664,7 @@ void rt_pool_submit(rt_worker_t *w, rt_msg_t *m) {
             v->next = e->verifies;
             e->verifies = v;
         } else if (e->num_addrs == 0) {
-            verify_fail(w, v, "remote-server-not-found");
+            verify_fail(w, v, resolve_cond(e->rc));
         } else {
             peer_add_verify(w, peer_get(w, &e->addrs[0]), v);
         }
@@ -656,7 +676,7 @@ void rt_pool_submit(rt_worker_t *w, rt_msg_t *m) {
     }
     rt_opair_t *p = pair_find(w, m->fdom, m->tdom);
     if (p != NULL && p->state == RT_OPAIR_VALID && p->q_head == NULL &&
-        rt_sout_established(p->stream)) {
+        rt_sout_established(p->stream) && !rt_conn_congested(p->stream)) {
         rt_conn_write(p->stream, m->raw, m->raw_len);
         rt_stat_inc(&w->stats, RT_STAT_STANZAS_ROUTED);
         rt_msg_free(m);
@@ -691,7 +711,8 @@ void rt_pool_submit(rt_worker_t *w, rt_msg_t *m) {
         rt_dom_entry_t *e = dom_get(w, p->remote, &ready);
         if (ready) {
             if (e->num_addrs == 0) {
-                pair_fail(w, p, "remote-server-not-found", "cancel");
+                const char *cond = resolve_cond(e->rc);
+                pair_fail(w, p, cond, strcmp(cond, "remote-server-not-found") == 0 ? "cancel" : "wait");
             } else {
                 pair_place(w, p, e);
             }
@@ -722,9 +743,10 @@ static void route_deliver(rt_worker_t *w, uint32_t owner, rt_msg_t *m) {
     }
 }
 
-static void route_fail_msg(rt_worker_t *w, rt_msg_t *m) {
+static void route_fail_msg(rt_worker_t *w, rt_msg_t *m, rc_t rc) {
+    const char *cond = resolve_cond(rc);
     if (m->kind == RT_MSG_STANZA) {
-        rt_route_bounce(w, m, "remote-server-not-found", "cancel");
+        rt_route_bounce(w, m, cond, strcmp(cond, "remote-server-not-found") == 0 ? "cancel" : "wait");
         return;
     }
     rt_out_verify_t v = {.reply_worker = m->reply_worker, .reply_conn = m->reply_conn};
@@ -733,8 +755,7 @@ static void route_fail_msg(rt_worker_t *w, rt_msg_t *m) {
     snprintf(v.stream_id, sizeof(v.stream_id), "%s", m->stream_id);
     rt_msg_free(m);
     rt_msg_t *r = rt_msg_verify_new(RT_MSG_VERIFY_RES, v.local, v.remote, v.stream_id, NULL,
-                                    v.reply_worker, v.reply_conn, RT_VERDICT_ERROR,
-                                    "remote-server-not-found");
+                                    v.reply_worker, v.reply_conn, RT_VERDICT_ERROR, cond);
     if (v.reply_worker == w->idx) {
         rt_sin_verify_result(w, r);
     } else {
@@ -760,7 +781,7 @@ void rt_pool_route(rt_worker_t *w, rt_msg_t *m) {
         if (m->kind == RT_MSG_STANZA) {
             rt_route_bounce(w, m, "resource-constraint", "wait");
         } else {
-            route_fail_msg(w, m);
+            route_fail_msg(w, m, RC_ENOBUFS);
         }
         return;
     }
@@ -774,8 +795,9 @@ void rt_pool_route(rt_worker_t *w, rt_msg_t *m) {
     e->q_count++;
     if (!e->resolving) {
         e->resolving = true;
-        if (rt_dns_resolve_s2s(w->dns, e->domain, route_dns_done, e) != RC_OK) {
-            route_dns_done(e, RC_DNS_NOT_FOUND, NULL, 0);
+        rc_t rc = rt_dns_resolve_s2s(w->dns, e->domain, route_dns_done, e);
+        if (rc != RC_OK) {
+            route_dns_done(e, rc, NULL, 0);
         }
     }
 }
@@ -802,7 +824,7 @@ static void route_dns_done(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_
         if (ok) {
             route_deliver(w, (uint32_t)e->owner, m);
         } else {
-            route_fail_msg(w, m);
+            route_fail_msg(w, m, rc);
         }
         m = next;
     }
@@ -820,6 +842,14 @@ void rt_pool_verify_answer(rt_worker_t *w, rt_out_verify_t *v, rt_verdict_t verd
         rt_worker_post(w, v->reply_worker, r);
     }
     free(v);
+}
+
+void rt_pool_stream_drained(rt_conn_t *c) {
+    for (rt_opair_t *p = c->opairs; p != NULL && !rt_conn_congested(c); p = p->list_next) {
+        if (p->state == RT_OPAIR_VALID && p->q_head != NULL) {
+            pair_flush(c->w, p);
+        }
+    }
 }
 
 void rt_pool_stream_ready(rt_conn_t *c) {
@@ -1016,6 +1046,10 @@ static void peer_tick(rt_worker_t *w, rt_peer_t *peer) {
             rt_opair_t *qn = q->list_next;
             if (q->state == RT_OPAIR_PENDING && q->q_head != NULL && w->now_ms >= q->deadline_ms) {
                 pair_fail(w, q, "remote-server-timeout", "wait");
+            } else if (q->state == RT_OPAIR_VALID && q->q_head != NULL &&
+                       w->now_ms >= q->deadline_ms) {
+                // Stanzas held back by a peer that stopped reading: bounce, keep the pair.
+                pair_bounce_queue(w, q, "remote-server-timeout", "wait");
             }
             q = qn;
         }

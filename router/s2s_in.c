@@ -22,38 +22,18 @@ typedef enum rt_sin_state {
     CORE_LOG(lvl, CORE_LOG_SRC_S2S, "w%u c%lu %s in: " fmt, (c)->w->idx, (unsigned long)(c)->id,  \
              (c)->peer_text, __VA_ARGS__)
 
-static uint32_t addr_slot(const struct sockaddr_storage *ss) {
-    uint32_t h = 2166136261u;
-    const uint8_t *p = NULL;
-    size_t n = 0;
-    if (ss->ss_family == AF_INET) {
-        p = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
-        n = 4;
-    } else if (ss->ss_family == AF_INET6) {
-        p = (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-        n = 16;
-    }
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 16777619u;
-    }
-    return h & 4095u;
-}
-
 void rt_sin_accepted(rt_conn_t *c) {
     rt_router_t *rt = c->w->rt;
     c->state = RT_SIN_WAIT_HEADER;
     c->deadline_ms = c->w->now_ms + (uint64_t)rt->conf->auth_timeout_s * 1000u;
-    c->unauth_slot = addr_slot(&c->peer_sa);
-    uint32_t before = atomic_fetch_add(&rt->unauth[c->unauth_slot], 1);
-    c->counted_unauth = true;
-    if (before >= rt->conf->max_unauth_per_ip) {
+    if (!pool_addrcount_acquire(rt->unauth, &c->peer_sa, rt->conf->max_unauth_per_ip)) {
         rt_stat_inc(&c->w->stats, RT_STAT_UNAUTH_REFUSED);
         LOGI(CORE_LOG_WARN, c, "refused: %u unauthenticated connections from this address",
-             before);
+             rt->conf->max_unauth_per_ip);
         rt_conn_close(c);
         return;
     }
+    c->counted_unauth = true;
     if (c->direct_tls && rt_conn_start_tls(c, true, NULL) != RC_OK) {
         rt_conn_close(c);
     }
@@ -164,6 +144,12 @@ static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
     rt_conn_t *c = ctx;
     const rt_conf_t *conf = c->w->rt->conf;
     char to[DNA_DOMAIN_MAX] = "";
+    // A restart gives a new stream id: verifications keyed to the old one can never finish.
+    for (size_t i = c->pairs.num; i-- > 0;) {
+        if (c->pairs.pairs[i].state == POOL_PAIR_PENDING) {
+            remove_pair(c, &c->pairs.pairs[i]);
+        }
+    }
     rt_conn_new_stream_id(c);
     bool to_ok = hdr->to != NULL &&
                  dna_domain_normalize(to, sizeof(to), hdr->to, strlen(hdr->to)) == RC_OK &&
@@ -413,6 +399,10 @@ bool rt_sin_handle_db_verify(rt_conn_t *c, const rt_xs_elem_t *el) {
         dna_domain_normalize(from, sizeof(from), el->from, strlen(el->from)) != RC_OK ||
         dna_domain_normalize(to, sizeof(to), el->to, strlen(el->to)) != RC_OK) {
         rt_conn_stream_error(c, "improper-addressing", "db:verify needs from, to and id");
+        return false;
+    }
+    if (strlen(el->id) > 128) {
+        rt_conn_stream_error(c, "policy-violation", "db:verify id longer than 128 bytes");
         return false;
     }
     if (rt_conf_domain(rt->conf, to) == NULL) {
