@@ -6,7 +6,7 @@ FUZZ_DIR    ?= build/fuzz
 JOBS        ?= $(shell nproc)
 DEMO_ARGS   ?=
 
-.PHONY: all deps build release asan tsan test demo fuzz clean
+.PHONY: all deps build release asan tsan test demo fuzz clean bench
 
 all: release
 
@@ -37,6 +37,15 @@ test: tsan asan
 # Two routers on 127.0.0.1 and 127.0.0.2 exchanging messages between many hosted domains.
 demo: release
 	tools/demo.sh $(RELEASE_DIR) $(DEMO_ARGS)
+
+# fedbench against fedrouter and Prosody, side by side; the report goes to bench/report/.
+BENCH_DIR  ?= build/bench
+BENCH_ARGS ?=
+bench: deps
+	@bench/setup
+	cmake -S . -B $(BENCH_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BENCH_DIR) -j $(JOBS) --target fedrouter fedbench
+	bench/run.py --build $(BENCH_DIR) --report bench/report --quiet $(BENCH_ARGS)
 
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DRT_FUZZ=ON -DRT_FUZZING=ON >/dev/null
