@@ -34,6 +34,10 @@ if(TARGET fedrouter)
   _integ_add(pool_no_errors_peer 60)
   _integ_add(pool_backoff 90)
   _integ_add(pool_security 60)
+  # Router bug: a domain the peer refuses (host-unknown) backs off the whole peer address and
+  # bounces healthy domains there. Enable once fixed (the script says what it expects).
+  _integ_add(pool_ghost_domain 60)
+  set_tests_properties(integ_pool_ghost_domain PROPERTIES DISABLED TRUE)
 endif()
 
 # The pair storm of integ_pool_fanout against a ThreadSanitizer build of fedrouter (make tsan),

@@ -144,6 +144,8 @@ def scenario(env):
     left = sum(m.get("fedrouter_pairs", direction="out", state=st)
                for st in ("waiting", "pending", "valid"))
     check(left == 0, "no outbound pair is left in the pool", left)
+    check(m.get("fedrouter_pool_streams") == 0, "no pooled stream is left open",
+          m.get("fedrouter_pool_streams"))
     check(a.router.alive(), "router still running")
     ac.close()
 

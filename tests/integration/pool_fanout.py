@@ -10,7 +10,8 @@ each (P=2 peer addresses for A). Each router has ONE certificate naming all its 
     handshakes_avoided; no verification connection (the certificates prove every domain);
     s2s_auth{out} == L*R*P; pairs_piggybacked{in} == L*R*P - P; dialback_optimized == that too;
   - B and C, each: tcp_connects{out} == 1 == tls_handshakes{out}, pairs_piggybacked{out} ==
-    R*L - 1, no verification connection, dialback_optimized == R*L - 1 (A's piggybacked pairs).
+    R*L - 1, no verification connection, dialback_optimized == R*L - 1 (A's piggybacked pairs);
+  - after C restarts, the next round re-pools A's pairs to C on exactly one new connection.
 Each router runs 4 workers (FEDROUTER_INTEG_WORKERS), so pairs, stanzas and verdicts cross
 threads. Also runs against a ThreadSanitizer build (argv[1]); the harness then fails on any TSan report."""
 
@@ -154,6 +155,39 @@ def scenario(env):
     conns_out = [h.tcp_conns(a.router.pid, remote=(ip, ports[ip][0])) for ip in IPS[1:]]
     check([len(x) for x in conns_out] == [1, 1],
           "ss: A has exactly one TCP connection to each peer s2s address", conns_out)
+
+    # Stream loss: C restarts. A's pairs to C go with the stream; the next round re-pools them
+    # on exactly one new connection, every pair but the new primary piggybacked again.
+    a0 = a.router.scrape()
+    for s in c.sites:
+        s.comp.close()
+    problems = c.router.stop()
+    check(not problems, "router C stopped cleanly", problems)
+    check(h.wait_until(lambda: a.router.scrape().get("fedrouter_pool_streams") == P - 1, 5 * slow),
+          "A: pool_streams == %d once C's stream is gone" % (P - 1))
+    c.router.stopped = False
+    c.router.start()
+    for s in c.sites:
+        s.comp = s.component()
+    pairs_ac = [(s, d) for s in a.sites for d in c_doms] + pairs_c
+    sent = h.send_pairs(pairs_ac, 1, prefix="fr")
+    missing = h.wait_delivered(sent, lambda d: sites[d], 20 * slow)
+    check(not missing, "after C restarted: all %d stanzas A <-> C delivered" % len(sent),
+          missing[:10])
+    a1 = a.router.scrape()
+
+    def delta(name, **lv):
+        return a1.get(name, **lv) - a0.get(name, **lv)
+    check(delta("fedrouter_tcp_connects_total", direction="out") == 1,
+          "A: exactly one new outbound connection (to the restarted C)",
+          delta("fedrouter_tcp_connects_total", direction="out"))
+    check(delta("fedrouter_pairs_piggybacked_total", direction="out") == L * R - 1,
+          "A: %d pairs re-piggybacked on it" % (L * R - 1),
+          delta("fedrouter_pairs_piggybacked_total", direction="out"))
+    check(a1.get("fedrouter_pool_streams") == P and
+          a1.get("fedrouter_pairs", direction="out", state="valid") == L * R * P,
+          "A: pool_streams == %d, pairs{out,valid} == %d again" % (P, L * R * P))
+    check(a1.get("fedrouter_bounces_total") == 0, "A: still no bounce")
     if env.tsan:
         h.log("  info ThreadSanitizer build: the harness fails the run on any TSan report")
 
