@@ -46,18 +46,32 @@ def state():
 def main(scenario):
     """Entry point: python3 <scenario>.py <fedrouter binary>."""
     if os.environ.get("FRIO_INSIDE") != "1":
-        st = state()
-        if st is None:
-            log("SKIP: interop lab not set up (run tests/interop/netlab.py setup, or the "
-                "interop_setup ctest fixture)")
+        import netlab
+        why = netlab.missing_prereqs()
+        if why:
+            log("SKIP: interop lab unavailable: %s" % why)
             sys.exit(SKIP)
-        if not st.get("up"):
-            log("SKIP: interop lab unavailable: %s" % st.get("unavailable", "not up"))
+        netlab.lock()  # held (inherited) until the scenario exits
+        try:
+            why = netlab.ensure_up()  # the interop_setup fixture normally did it already
+        except Exception as e:  # noqa: BLE001
+            log("FAIL: interop lab setup: %s" % e)
+            sys.exit(1)
+        if why:
+            log("SKIP: interop lab unavailable: %s" % why)
             sys.exit(SKIP)
         env = dict(os.environ, FRIO_INSIDE="1")
         args = ["ip", "netns", "exec", NS_FR, "/usr/bin/python3", os.path.abspath(sys.argv[0])]
         os.execvpe("ip", args + sys.argv[1:], env)
+    import atexit
+    atexit.register(_forget_pids)  # h.run() has stopped every process by then
     h.run(scenario)
+
+
+def _forget_pids():
+    st = state()
+    for name in list((st or {}).get("scenario_pids", {})):
+        _record_pid(name, None)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -149,7 +163,7 @@ unbound = {{ options = {{ ["local-zone:"] = "test. transparent" }} }}
         self.stopped = False
         self._spawn(["ip", "netns", "exec", NS_PROSODY, "prosody", "--config", self.conffile,
                      "-F"])
-        _record_pid(self.pname, self.pid)
+        _record_pid(self.pname, self.pid, self.conffile)
         log("started %s pid %d in %s (%s)" % (self.pname, self.pid, NS_PROSODY, self.conffile))
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -192,14 +206,17 @@ def _port_open(ip, port):
         return False
 
 
-def _record_pid(name, pid):
-    """Adds |pid| to state.json's scenario_pids so netlab.py teardown can stop it if the driver
-    dies without stopping it."""
+def _record_pid(name, pid, marker=None):
+    """Adds |pid| (with |marker|, a string of its command line) to state.json's scenario_pids so
+    netlab.py teardown can stop it if the driver dies without stopping it; pid None removes it."""
     path = os.path.join(STATE, "state.json")
     try:
         with open(path) as f:
             st = json.load(f)
-        st.setdefault("scenario_pids", {})[name] = pid
+        if pid is None:
+            st.setdefault("scenario_pids", {}).pop(name, None)
+        else:
+            st.setdefault("scenario_pids", {})[name] = [pid, marker]
         with open(path + ".tmp", "w") as f:
             json.dump(st, f, indent=1)
         os.replace(path + ".tmp", path)
@@ -221,7 +238,7 @@ class XClient(h.Proc):
         self.events = []
         self.cond = threading.Condition()
 
-    def start(self, timeout=20):
+    def start(self, timeout=45):
         self.stopped = False
         self._log = open(self.logfile, "wb")
         args = ["ip", "netns", "exec", NS_PROSODY, "/usr/bin/python3", "-u",
@@ -229,7 +246,7 @@ class XClient(h.Proc):
         self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=self._log, cwd=self.env.dir)
         self.pid = self.p.pid
-        _record_pid("xclient", self.pid)
+        _record_pid("xclient", self.pid, "xclient.py")
         threading.Thread(target=self._reader, daemon=True).start()
         got = self.wait(lambda e: e.get("ev") == "ready", len(self.jids), timeout)
         if len(got) < len(self.jids):
@@ -320,7 +337,7 @@ class Site:
 def start_router(env, domains, certs, name="fedrouter", **kw):
     conf, secrets = fr_conf(env, domains, certs, **kw)
     r = env.router(name, conf)
-    _record_pid(name, r.pid)
+    _record_pid(name, r.pid, r.conffile)
     sites = {d: Site(r, d, secrets[d]) for d in domains}
     return r, sites
 
@@ -390,7 +407,8 @@ def negotiation(prosody):
     """Per Prosody s2s session (split at 'Destroying' because session ids are reused): a dict
     with kind (s2sin/s2sout), hosts ('from->to' once complete), features ([('sent'|'recv',
     [names])]: sent = offered by Prosody as receiving server, recv = offered by fedrouter), auth
-    (external / dialback / verify), tls (starttls / direct), bidi (negotiated). Log order."""
+    (external / dialback / verify), tls (starttls / direct), bidi (negotiated), authed_for (the
+    remote domains authenticated on it: more than one = piggybacked senders). Log order."""
     out, cur = [], {}
     for ln in prosody.log_text().splitlines():
         parts = ln.split("\t", 2)
@@ -403,7 +421,7 @@ def negotiation(prosody):
         if s is None:
             s = cur[sid] = {"id": sid, "kind": "s2sin" if sid.startswith("s2sin") else "s2sout",
                             "features": [], "auth": set(), "tls": None, "bidi": False,
-                            "authenticated": False, "hosts": set()}
+                            "authenticated": False, "hosts": set(), "authed_for": set()}
             out.append(s)
         if msg.startswith("Destroying"):
             del cur[sid]
@@ -426,6 +444,9 @@ def negotiation(prosody):
         if msg.startswith("Requested bidirectional stream") or (
                 raw and "<bidi xmlns='urn:xmpp:bidi'" in msg):
             s["bidi"] = True
+        mm = re.search(r"^connection \S+->\S+ is now authenticated for (\S+)", msg)
+        if mm:
+            s["authed_for"].add(mm.group(1))
         mm = re.search(r"s2s connection (\S+)->(\S+) complete", msg)
         if mm:
             s["authenticated"] = True

@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness as h  # noqa: E402
 
 STATE = os.environ.get("FEDROUTER_INTEROP_STATE", "/run/fedrouter-interop")
+LOCK = STATE.rstrip("/") + ".lock"  # outside STATE: setup deletes STATE
 SKIP = 77
 
 NETS = {  # short name -> (namespace, address)
@@ -97,6 +98,40 @@ def save_state(st):
 
 # ------------------------------------------------------------------------------------------------
 # Prerequisites
+
+
+def lock(timeout=600):
+    """Takes the lab's exclusive lock (flock on LOCK), waiting up to |timeout| s; returns the fd
+    (inheritable, so a scenario keeps the lock across exec). The namespaces are global: two ctest
+    runs (two build directories) must not set up, use or tear down the lab at the same time."""
+    import fcntl
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= end:
+                os.close(fd)
+                raise RuntimeError("interop lab lock %s busy for %d s" % (LOCK, timeout))
+            time.sleep(0.2)
+    os.set_inheritable(fd, True)
+    return fd
+
+
+def ensure_up():
+    """Sets the lab up unless it is up and its daemons run (call with the lock held). Returns
+    None when up, else the reason it cannot be."""
+    st = load_state()
+    if st and st.get("up") and all(pid_matches(*r) for r in st.get("pids", {}).values()) and \
+            all(ns_exists(n) for n, _ in NETS.values()):
+        return None
+    rc = setup()
+    if rc == 0:
+        return None
+    st = load_state() or {}
+    return st.get("unavailable", "setup failed")
 
 
 def missing_prereqs():
@@ -224,10 +259,20 @@ def spawn(name, ns, args, st):
     p = subprocess.Popen(["ip", "netns", "exec", ns] + args, stdin=subprocess.DEVNULL,
                          stdout=logf, stderr=subprocess.STDOUT, cwd=STATE,
                          start_new_session=True)
-    st.setdefault("pids", {})[name] = p.pid
+    st.setdefault("pids", {})[name] = [p.pid, args[-1]]
     save_state(st)
     log("started %s pid %d in %s" % (name, p.pid, ns))
     return p
+
+
+def pid_matches(pid, marker):
+    """True when process |pid| runs and its command line contains |marker| (our config path):
+    a recorded pid that the kernel has since reused for another process is never signalled."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return marker.encode() in f.read()
+    except OSError:
+        return False
 
 
 def pid_alive(pid):
@@ -243,8 +288,9 @@ def pid_alive(pid):
         return False
 
 
-def stop_pid(name, pid, timeout=5.0):
-    if not pid_alive(pid):
+def stop_pid(name, rec, timeout=5.0):
+    pid, marker = rec
+    if not pid_alive(pid) or not pid_matches(pid, marker):
         return
     os.kill(pid, signal.SIGTERM)
     end = time.monotonic() + timeout
@@ -459,11 +505,11 @@ http {{
 def teardown():
     st = load_state()
     if st:
-        for name, pid in reversed(list(st.get("pids", {}).items())):
-            stop_pid(name, pid)
-        # Prosody/fedrouter of a scenario that crashed its driver: lab.py records their pids too
-        for name, pid in st.get("scenario_pids", {}).items():
-            stop_pid(name, pid)
+        # Prosody/fedrouter/xclient of a scenario whose driver died: lab.py records them too
+        for name, rec in st.get("scenario_pids", {}).items():
+            stop_pid(name, rec)
+        for name, rec in reversed(list(st.get("pids", {}).items())):
+            stop_pid(name, rec)
     delete_network()
     if st:
         st["pids"] = {}
@@ -510,6 +556,8 @@ def setup():
 
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd in ("setup", "teardown") and os.geteuid() == 0:
+        lock()
     try:
         if cmd == "setup":
             rc = setup()
