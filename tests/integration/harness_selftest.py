@@ -2,7 +2,9 @@
 """integ_harness: checks the harness itself without fedrouter, so a broken harness is not
 mistaken for a router bug: certificates and their EKUs (openssl verify), config rendering, a real
 unbound answering SRV/A/NXDOMAIN, the XML stream parser, and the s2s/component clients against
-small fake servers written here (STARTTLS with client certificate, SASL EXTERNAL, stream errors)."""
+small fake servers written here (STARTTLS with client certificate, SASL EXTERNAL, stream errors),
+sanitizer-report detection (ThreadSanitizer too), `ss` connection counting by pid, the
+accept-and-close listener and the scripted multi-domain peer of the pool tests."""
 
 import hashlib
 import os
@@ -191,6 +193,77 @@ def scenario(env):
     conn.close()
     t.join(5)
     ls.close()
+
+    # Sanitizer reports in router logs, ThreadSanitizer included (integ_pool_fanout_tsan).
+    for line in ("WARNING: ThreadSanitizer: data race (pid=12)", "ERROR: AddressSanitizer: x",
+                 "x.c:3:5: runtime error: signed integer overflow",
+                 "SUMMARY: ThreadSanitizer: data race peer.c:10 in f"):
+        check(h.SANITIZER_RE.search("info  main started\n%s\n" % line) is not None,
+              "sanitizer report recognised: %r" % line[:40])
+    check(h.SANITIZER_RE.search("info  s2s w0: sanitizer-free line\n") is None,
+          "ordinary log lines are not sanitizer reports")
+    check(not h._is_tsan_binary(sys.executable), "python3 is not taken for a TSan build")
+
+    # tcp_conns (ss by pid) and the accept-and-close listener.
+    ac = h.AcceptCloseServer(env)
+    for _ in range(3):
+        c = socket.create_connection(("127.0.0.1", ac.port), timeout=2)
+        c.settimeout(2)
+        check(c.recv(10) == b"", "accept-and-close listener closes at once")
+        c.close()
+    check(h.wait_until(lambda: len(ac.accepts) == 3, 2), "accept-and-close counted 3 accepts",
+          len(ac.accepts))
+    ac.close()
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(4)
+    cli = socket.create_connection(ls.getsockname())
+    srv, _ = ls.accept()
+    mine = h.tcp_conns(os.getpid(), remote=ls.getsockname())
+    check(len(mine) == 1 and mine[0][0] == cli.getsockname(),
+          "tcp_conns finds this process's connection by pid and remote address", mine)
+    check(h.tcp_conns(os.getpid(), remote=("127.0.0.1", 1)) == [],
+          "tcp_conns filters on the remote address")
+    for x in (cli, srv, ls):
+        x.close()
+
+    # The scripted multi-domain peer: STARTTLS, EXTERNAL where offered, dialback keys checked.
+    peer = h.ScriptedPeer(env, ca, ["t0.test", "t1.test"], "s3cret", db_errors=False,
+                          sasl_for=("t0.test",))
+    xcert = ca.issue("x2.test", ["x.test"])
+    c = h.S2S(("127.0.0.1", peer.port))
+    c.establish_external(ca.cert, xcert, "x.test", "t0.test")
+    dbf = c.features.find("dialback", "urn:xmpp:features:dialback")
+    check(dbf is not None and dbf.find("errors") is None,
+          "scripted peer advertises dialback without <errors/>", c.features)
+    sid = c.header.get("id")
+    c.send("<db:result from='y.test' to='t0.test'>%s</db:result>" %
+           h.dialback_key("s3cret", "t0.test", "y.test", sid))
+    e = c.next_elem(5, "db:result answer")
+    check(e.get("type") == "valid", "scripted peer: a right key is 'valid'", e)
+    c.send("<db:result from='z.test' to='t0.test'>%s</db:result>" % ("0" * 64))
+    e = c.next_elem(5, "db:result answer")
+    check(e.get("type") == "invalid", "scripted peer: a wrong key is 'invalid'", e)
+    c.send("<message from='a@y.test' to='b@t0.test' id='sp1'/>")
+    check(peer.wait_count(lambda it: it[0] == "stanza", 1, 5), "scripted peer records stanzas")
+    c.send("<db:result from='y.test' to='t1.test'>%s</db:result>" %
+           h.dialback_key("s3cret", "t1.test", "y.test", sid))
+    e = c.next_elem(5, "db:result answer")
+    check(e.get("type") == "valid" and e.get("from") == "t1.test",
+          "scripted peer: another hosted target on the stream is 'valid'", e)
+    c.send("<db:result from='y.test' to='t9.test'>%s</db:result>" %
+           h.dialback_key("s3cret", "t9.test", "y.test", sid))
+    r = c.expect_stream_error()
+    check(r.cond == "host-unknown", "scripted peer: host-unknown for a target it does not host "
+          "(as Prosody)", r.cond)
+    res = peer.items("db:result")
+    check([(x[2], x[3], x[4]) for x in res] ==
+          [("y.test", "t0.test", True), ("z.test", "t0.test", False), ("y.test", "t1.test", True),
+           ("y.test", "t9.test", True)],
+          "scripted peer logged the db:results with their key checks", res)
+    check(peer.items("sasl")[0][2] == "x.test" and not peer.errors, "scripted peer logged the "
+          "EXTERNAL authzid", (peer.items("sasl"), peer.errors))
+    peer.close()
 
 
 if __name__ == "__main__":
