@@ -15,10 +15,17 @@ What is here:
   - Component: an XEP-0114 component client (reader thread, waits by predicate);
   - S2S: a raw server-to-server client (plain, STARTTLS, SASL EXTERNAL, hostile bytes, stream-error
     and close detection);
-  - SilentServer: a TCP listener that accepts and never answers (timeout cases).
+  - SilentServer: a TCP listener that accepts and never answers (timeout cases);
+  - the pool: make_multi_site (one router, many domains, one certificate, a component each),
+    send_pairs/wait_delivered (messages for many domain pairs at once), tcp_conns (`ss` by
+    pid), AcceptCloseServer (accepts and closes, counting), ScriptedPeer (a multi-domain
+    receiving server: with or without <dialback><errors/>, SASL EXTERNAL per target, dialback
+    keys checked against the initiator's secret, optionally flapping).
 
 Environment knobs: FEDROUTER_KEEP=1 keeps the work directory even on success;
-FEDROUTER_INTEG_VERBOSE=1 echoes router logs at the end of passing runs too.
+FEDROUTER_INTEG_VERBOSE=1 echoes router logs at the end of passing runs too;
+FEDROUTER_INTEG_SLOW=N scales router timeouts and scenario waits (default 3 for a
+ThreadSanitizer build of fedrouter, detected from the binary, else 1).
 """
 
 import base64
@@ -1662,10 +1669,13 @@ class ScriptedPeer:
     not hosted gets a host-unknown stream error (what Prosody does). Stanzas are recorded.
     Records (under .cond) in .log: ('accept', n), ('stream', n, from, to) for each post-TLS header,
     ('sasl', n, authzid), ('db:result', n, from, to, key_ok, stream to), ('stanza', n, Elem),
-    ('closed', n). .errors: protocol surprises."""
+    ('closed', n). .errors: protocol surprises. |close_after_valid| (seconds) makes it a flapping
+    peer: it closes each stream that long after its first pair became valid."""
 
     def __init__(self, env, ca, domains, secret, ip="127.0.0.1", db_errors=False, sasl_for=(),
-                 name="scripted"):
+                 name="scripted", close_after_valid=None):
+        # flapping: close the stream this many seconds after a pair became valid (None: never)
+        self.close_after_valid = close_after_valid
         self.domains = list(domains)
         self.secret = secret
         self.db_errors = db_errors
@@ -1759,8 +1769,14 @@ class ScriptedPeer:
                 conn.wait_closed(5)
                 return
             sid = self._features(conn, frm, to, to in self.sasl_for and frm in client_names)
+            close_at = None
             while True:
-                ev = conn.next_event(60)
+                wait = 60 if close_at is None else close_at - time.monotonic()
+                ev = conn.next_event(max(wait, 0.001))
+                if ev is None and close_at is not None:
+                    conn.send("</stream:stream>")
+                    conn.wait_closed(2)
+                    return
                 if ev is None or ev[0] != "elem":
                     return
                 e = ev[1]
@@ -1785,6 +1801,8 @@ class ScriptedPeer:
                         return
                     conn.send("<db:result from='%s' to='%s' type='%s'/>" %
                               (rt, rf, "valid" if key_ok else "invalid"))
+                    if key_ok and self.close_after_valid is not None and close_at is None:
+                        close_at = time.monotonic() + self.close_after_valid
                 elif e.ns == NS_DB:
                     self.errors.append("conn %d: unexpected %r" % (n, e))
                 else:
