@@ -1275,6 +1275,9 @@ static void XMLCALL xs_rs_start(void *ud, const XML_Char *name, const XML_Char *
     xs_rs_close_tag(rs);
     xs_qname_t q;
     xs_split(name, &q);
+    if (xs_eq(q.uri, q.uri_len, rs->src_ns)) {
+        q.prefix = NULL; // content-namespace elements are written unprefixed (RFC 6120 §4.8.5)
+    }
     const char *uri;
     size_t uri_len;
     xs_rs_map(rs, &q, &uri, &uri_len);
@@ -1330,6 +1333,9 @@ static void XMLCALL xs_rs_end(void *ud, const XML_Char *name) {
         } else {
             xs_qname_t q;
             xs_split(name, &q);
+            if (xs_eq(q.uri, q.uri_len, rs->src_ns)) {
+                q.prefix = NULL;
+            }
             core_bld_add_str(rs->out, "</");
             if (q.prefix != NULL) {
                 core_bld_add(rs->out, q.prefix, q.prefix_len);
