@@ -179,7 +179,11 @@ rc_t dna_prooftype_decide(dna_verdict_t *out, const dna_policy_t *policy,
     if (mismatch != DNA_PROOF_NONE) {
         if (policy->on_failure == DNA_ON_FAILURE_DIALBACK) {
             *out = (dna_verdict_t){DNA_VERDICT_DIALBACK, DNA_PROOF_NONE,
-                                   "no prooftype proved the domain; policy on_failure=dialback"};
+                                   mismatch == DNA_PROOF_PKIX
+                                       ? "PKIX: the certificate is not trusted or does not name "
+                                         "the domain; policy on_failure=dialback"
+                                       : "POSH: the domain's POSH document does not list the "
+                                         "certificate; policy on_failure=dialback"};
         } else {
             *out = (dna_verdict_t){DNA_VERDICT_REFUSED, mismatch, mismatch_reason(mismatch)};
         }

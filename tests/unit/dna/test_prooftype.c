@@ -212,6 +212,11 @@ static void test_policy_helpers(void) {
     ev = (dna_evidence_t){.pkix = DNA_EV_MATCH, .dane_dnssec = D_S, .dane = T_X};
     T_ASSERT_EQ(dna_prooftype_decide(&v, &p, &ev), RC_OK);
     T_ASSERT(strstr(v.reason, "TLSA") != NULL);
+    // A dialback verdict after negative evidence names what failed.
+    ev = (dna_evidence_t){.posh = DNA_EV_MISMATCH};
+    T_ASSERT_EQ(dna_prooftype_decide(&v, &p, &ev), RC_OK);
+    T_ASSERT_EQ(v.kind, V_DB);
+    T_ASSERT(strncmp(v.reason, "POSH:", 5) == 0);
 }
 
 int main(void) {
