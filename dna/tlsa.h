@@ -74,6 +74,7 @@ typedef struct dna_tlsa_set {
     size_t num_dropped;   // well-formed and known, but over DNA_TLSA_MAX_RECORDS
 } dna_tlsa_set_t;
 
+// dna_tlsa_set_init zeroes |set| (an empty set). Thread: the owner of |set|.
 void dna_tlsa_set_init(dna_tlsa_set_t *set);
 // dna_tlsa_set_cleanup frees the copies and zeroes |set|. Accepts a zeroed set.
 void dna_tlsa_set_cleanup(dna_tlsa_set_t *set);
