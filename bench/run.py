@@ -515,6 +515,8 @@ def main():
     ap.add_argument("--work", help="work dir (default: a new temporary dir)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a scenario key (e.g. --set duration=30)")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     for tool in ("openssl",):
@@ -539,6 +541,12 @@ def main():
     try:
         for name in names:
             sc = load_scenario(name, args.smoke)
+            for kv in args.set:
+                key, _, value = kv.partition("=")
+                if key not in DEFAULTS:
+                    raise SystemExit(f"--set: unknown key {key}")
+                sc[key] = value if key == "title" else (int(float(value)) if isinstance(
+                    sc[key], int) else float(value))
             scs[name] = sc
             results[name] = {}
             for t in targets:
