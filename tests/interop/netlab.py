@@ -445,7 +445,7 @@ def dns_probe(name, qtype=h.DNS_SRV):
     """Asks the test resolver from inside frio-fr (DO+AD set); returns (rcode, answers, ad)."""
     code = ("import sys; sys.path.insert(0, %r); import lab; print(repr(lab.dns_query_ad(%r, %d)))"
             % (HERE, name, qtype))
-    out = sh(["/usr/bin/python3", "-c", code], ns=NETS["fr"][0])
+    out = sh(["/usr/bin/python3", "-B", "-c", code], ns=NETS["fr"][0])
     return eval(out.strip().splitlines()[-1])  # noqa: S307 - our own repr()
 
 
