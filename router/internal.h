@@ -117,7 +117,8 @@ typedef enum rt_conn_kind {
 #define RT_RX_BUF 16384
 #define RT_MAX_PAIRS 65536     // domain pairs per inbound stream
 #define RT_MAX_PENDING_DB 128  // db:result being verified per inbound stream (peers pace to 64)
-#define RT_STREAM_ID_LEN 32
+#define RT_STREAM_ID_LEN 32     // the ids we generate: 128 random bits in hex
+#define RT_PEER_ID_MAX 128      // the longest peer stream id we accept (Prosody's are 36-byte UUIDs)
 
 // A db:verify request we carry to a remote domain's authoritative server for one of our inbound
 // streams (on any worker).
@@ -125,7 +126,7 @@ typedef struct rt_out_verify {
     struct rt_out_verify *next;
     char local[DNA_DOMAIN_MAX];  // our hosted domain (the receiving server)
     char remote[DNA_DOMAIN_MAX]; // the domain being verified (originating server)
-    char stream_id[RT_STREAM_ID_LEN + 8];
+    char stream_id[RT_PEER_ID_MAX + 1];
     char key[DNA_DBKEY_HEX_LEN + 1];
     uint32_t reply_worker;
     uint64_t reply_conn;
@@ -157,6 +158,17 @@ struct rt_opair {
     uint64_t deadline_ms; // the oldest queued stanza bounces at this time (0: none queued)
 };
 
+// A refusal a peer gave us for one target domain (any sender) or one pair: remembered for a
+// while so that stanzas for it bounce at once instead of costing a connection each.
+typedef struct rt_refusal {
+    struct rt_refusal *next;
+    char local[DNA_DOMAIN_MAX]; // "" for the whole target domain
+    char remote[DNA_DOMAIN_MAX];
+    const char *cond; // static bounce condition and type
+    const char *etype;
+    uint64_t until_ms;
+} rt_refusal_t;
+
 // A peer address (IP, port, transport): owns the streams to it and the pairs waiting for one.
 struct rt_peer {
     rt_peer_t *hash_next;
@@ -169,6 +181,7 @@ struct rt_peer {
     rt_conn_t *streams;        // via rt_conn.peer_next (pooled streams and verification conns)
     rt_opair_t *waiting;       // via list_next
     rt_out_verify_t *verifies; // db:verify requests not yet sent on a stream
+    rt_refusal_t *refusals;
 };
 
 struct rt_conn {
@@ -204,7 +217,7 @@ struct rt_conn {
     uint64_t deadline_ms;   // 0: none
     uint64_t last_rx_ms;
     uint64_t last_tx_ms;
-    char stream_id[RT_STREAM_ID_LEN + 1]; // ours (inbound/component) or the peer's (outbound)
+    char stream_id[RT_PEER_ID_MAX + 1]; // ours (inbound/component) or the peer's (outbound)
     int state;              // rt_sin_state_t / rt_sout_state_t / rt_comp_state_t
 
     // Inbound s2s.
@@ -223,6 +236,9 @@ struct rt_conn {
     bool vconn;                // verification connection: closed once its work is done
     uint32_t piggy_pending;    // piggybacked db:result sent and not answered yet
     bool bidi;                 // XEP-0288 on: the peer sends its stanzas to us on this stream
+    uint64_t connected_ms;     // TCP connected (0: never)
+    bool refused_domain;       // the peer refused the stream's domain, not the connection
+    bool backoff_done;         // this stream's outcome has been given to the back-off
     char prove[DNA_DOMAIN_MAX]; // vconn: the target domain whose authority it checks ("" none)
     rt_conn_t *prove_for;      // vconn: the pooled stream the proof is recorded against
     bool feat_starttls, feat_external, feat_dialback, feat_db_errors;
@@ -366,7 +382,8 @@ void rt_pool_route(rt_worker_t *w, rt_msg_t *m);  // any worker: send |m| to R's
 void rt_pool_stream_ready(rt_conn_t *c);      // post-TLS features seen (verifies may go)
 void rt_pool_stream_established(rt_conn_t *c); // primary pair valid
 void rt_pool_stream_closed(rt_conn_t *c);
-void rt_pool_stream_drained(rt_conn_t *c);   // output fell below the limit again     // the stream is going away (pairs detach)
+void rt_pool_stream_drained(rt_conn_t *c);   // output fell below the limit again
+void rt_pool_stream_refused(rt_conn_t *c, const char *cond); // the peer refused c->remote     // the stream is going away (pairs detach)
 void rt_pool_stream_failed(rt_conn_t *c, bool connected); // before establishment
 void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const char *type,
                          const char *cond);   // db:result answer on stream |c|

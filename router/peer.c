@@ -26,6 +26,8 @@
 #define PIGGY_INFLIGHT_MAX 64u // db:result in flight per stream: pace, never flood a peer
 #define VCONN_MAX 4u           // verification connections in flight per peer address
 #define PAIR_RETRIES_MAX 3u    // resource-constraint answers before a pair gives up
+#define FLAP_MS 10000u         // a stream that dies younger than this counts as a failed attempt
+#define REFUSAL_MS 60000u      // how long a refused domain or pair bounces without a new try
 
 typedef struct rt_route_entry {
     struct rt_route_entry *next;
@@ -381,6 +383,7 @@ void rt_pool_vconn_proof(rt_conn_t *v, bool pkix_ok) {
          pkix_ok ? "certificate proves it" : "dialback level");
     v->prove[0] = '\0';
     if (v->verifies == NULL && peer->verifies == NULL) {
+        v->backoff_done = true; // done, not failed
         rt_conn_end_stream(v);
     }
     peer_dispatch(w, peer);
@@ -455,6 +458,52 @@ static void send_peer_verifies(rt_worker_t *w, rt_peer_t *peer) {
     }
 }
 
+static void peer_free_refusals(rt_peer_t *peer) {
+    while (peer->refusals != NULL) {
+        rt_refusal_t *r = peer->refusals;
+        peer->refusals = r->next;
+        free(r);
+    }
+}
+
+static void refusal_add(rt_worker_t *w, rt_peer_t *peer, const char *local, const char *remote,
+                        const char *cond, const char *etype) {
+    rt_refusal_t *r = core_xcalloc(1, sizeof(*r));
+    snprintf(r->local, sizeof(r->local), "%s", local != NULL ? local : "");
+    snprintf(r->remote, sizeof(r->remote), "%s", remote);
+    r->cond = cond;
+    r->etype = etype;
+    r->until_ms = w->now_ms + REFUSAL_MS;
+    r->next = peer->refusals;
+    peer->refusals = r;
+}
+
+// refusal_find: a live refusal covering (local, remote) at |peer|; expired ones are dropped.
+static const rt_refusal_t *refusal_find(rt_worker_t *w, rt_peer_t *peer, const char *local,
+                                        const char *remote) {
+    for (rt_refusal_t **pp = &peer->refusals; *pp != NULL;) {
+        rt_refusal_t *r = *pp;
+        if (w->now_ms >= r->until_ms) {
+            *pp = r->next;
+            free(r);
+            continue;
+        }
+        if (strcmp(r->remote, remote) == 0 && (r->local[0] == '\0' || strcmp(r->local, local) == 0)) {
+            return r;
+        }
+        pp = &r->next;
+    }
+    return NULL;
+}
+
+void rt_pool_stream_refused(rt_conn_t *c, const char *cond) {
+    if (c->peer != NULL) {
+        CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_S2S, "w%u: %s does not serve %s (%s): bouncing for %us",
+                 c->w->idx, c->peer->text, c->remote, cond, REFUSAL_MS / 1000);
+        refusal_add(c->w, c->peer, NULL, c->remote, "remote-server-not-found", "cancel");
+    }
+}
+
 // peer_dispatch places every waiting pair of |peer|: on a stream that already carries its target
 // (assertion), on the pooled stream when the peer takes new targets and is proven for this one
 // (supposition), or on a new stream of its own.
@@ -466,6 +515,12 @@ static void peer_dispatch(rt_worker_t *w, rt_peer_t *peer) {
     rt_opair_t *p = peer->waiting;
     while (p != NULL) {
         rt_opair_t *next = p->list_next;
+        const rt_refusal_t *ref = refusal_find(w, peer, p->local, p->remote);
+        if (ref != NULL) {
+            pair_fail(w, p, ref->cond, ref->etype);
+            p = next;
+            continue;
+        }
         rt_conn_t *target = NULL, *main = NULL;
         bool establishing_same = false, establishing_any = false;
         for (rt_conn_t *s = peer->streams; s != NULL; s = s->peer_next) {
@@ -518,6 +573,13 @@ static void peer_dispatch(rt_worker_t *w, rt_peer_t *peer) {
         }
         if (backoff_next(w, peer) > w->now_ms) {
             p = next; // the tick retries (or bounces when the wait outlasts the stanza timeout)
+            continue;
+        }
+        if (p->deadline_ms != 0 && w->now_ms >= p->deadline_ms) {
+            // Its stanzas are already due: bounce rather than spend a connection attempt.
+            pair_fail(w, p, peer->ever_connected ? "remote-server-timeout" : "remote-server-not-found",
+                      peer->ever_connected ? "wait" : "cancel");
+            p = next;
             continue;
         }
         if (peer->backoff.failures > 0) {
@@ -929,6 +991,17 @@ void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const c
              cond ? " " : "", cond ? cond : "");
     // XEP-0220 §2.4/2.5: invalid -> internal-server-error, any dialback error -> timeout.
     rt_peer_t *peer = c->peer;
+    if (peer != NULL) {
+        bool unknown = cond != NULL && (strcmp(cond, "item-not-found") == 0 ||
+                                        strcmp(cond, "remote-server-not-found") == 0);
+        if (unknown) {
+            refusal_add(w, peer, NULL, p->remote, "remote-server-not-found", "cancel");
+        } else {
+            refusal_add(w, peer, p->local, p->remote,
+                        invalid ? "internal-server-error" : "remote-server-timeout",
+                        invalid ? "cancel" : "wait");
+        }
+    }
     pair_fail(w, p, invalid ? "internal-server-error" : "remote-server-timeout",
               invalid ? "cancel" : "wait");
     if (peer != NULL) {
@@ -940,7 +1013,6 @@ void rt_pool_stream_failed(rt_conn_t *c, bool connected) {
     rt_worker_t *w = c->w;
     rt_peer_t *peer = c->peer;
     (void)connected;
-    pool_backoff_failed(&peer->backoff, &w->rt->backoff, w->now_ms, rt_pool_rand(w));
     if (c->vconn && c->prove[0] != '\0') {
         pool_verdict_key_t k = verdict_key(peer, c->prove_for, c->prove);
         pool_verdict_t v = {.positive = false,
@@ -959,6 +1031,16 @@ void rt_pool_stream_closed(rt_conn_t *c) {
     if (peer == NULL) {
         return;
     }
+    // A stream that never connected, or died young, is a failed attempt for the address (a peer
+    // that accepts and then drops every stream must not escape the back-off); one refused for
+    // its domain, finished on purpose, or ended by our shutdown is not.
+    if (!c->backoff_done && !c->refused_domain && !w->stopping &&
+        (c->connected_ms == 0 || w->now_ms - c->connected_ms < FLAP_MS)) {
+        pool_backoff_failed(&peer->backoff, &w->rt->backoff, w->now_ms, rt_pool_rand(w));
+        CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_S2S, "w%u: %s: attempt failed (%u in a row)",
+                 w->idx, peer->text, peer->backoff.failures);
+    }
+    c->backoff_done = true;
     for (rt_conn_t **pp = &peer->streams; *pp != NULL; pp = &(*pp)->peer_next) {
         if (*pp == c) {
             *pp = c->peer_next;
@@ -1042,10 +1124,14 @@ static void peer_tick(rt_worker_t *w, rt_peer_t *peer) {
         p = next;
     }
     for (rt_conn_t *s = peer->streams; s != NULL; s = s->peer_next) {
+        if (peer->backoff.failures > 0 && rt_sout_established(s) &&
+            w->now_ms - s->connected_ms >= FLAP_MS) {
+            pool_backoff_succeeded(&peer->backoff); // a stream that stays up: the address works
+        }
         for (rt_opair_t *q = s->opairs; q != NULL;) {
             rt_opair_t *qn = q->list_next;
             if (q->state == RT_OPAIR_PENDING && q->q_head != NULL && w->now_ms >= q->deadline_ms) {
-                pair_fail(w, q, "remote-server-timeout", "wait");
+                pair_fail(w, q, cond, etype);
             } else if (q->state == RT_OPAIR_VALID && q->q_head != NULL &&
                        w->now_ms >= q->deadline_ms) {
                 // Stanzas held back by a peer that stopped reading: bounce, keep the pair.
@@ -1067,13 +1153,15 @@ void rt_pool_tick(rt_worker_t *w) {
         while (*pp != NULL) {
             rt_peer_t *peer = *pp;
             peer_tick(w, peer);
+            (void)refusal_find(w, peer, "", ""); // drops the expired refusals
             bool idle = peer->streams == NULL && peer->waiting == NULL &&
-                        peer->verifies == NULL &&
+                        peer->verifies == NULL && peer->refusals == NULL &&
                         (peer->backoff.failures == 0 ||
                          w->now_ms > peer->backoff.not_before_ms + 120000u);
             if (idle) {
                 *pp = peer->hash_next;
                 rt_stat_add(&w->stats, RT_STAT_POOL_PEERS, -1);
+                peer_free_refusals(peer);
                 free(peer);
                 continue;
             }
@@ -1155,6 +1243,7 @@ void rt_pool_cleanup(rt_worker_t *w) {
                 peer->verifies = v->next;
                 free(v);
             }
+            peer_free_refusals(peer);
             free(peer);
         }
         while (w->route_table[b] != NULL) {

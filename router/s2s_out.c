@@ -127,6 +127,7 @@ void rt_sout_connected(rt_conn_t *c, int res) {
     }
     rt_stat_inc(&c->w->stats, RT_STAT_TCP_CONNECTS_OUT);
     c->peer->ever_connected = true;
+    c->connected_ms = c->w->now_ms;
     c->deadline_ms = c->establish_deadline_ms;
     c->last_rx_ms = c->w->now_ms;
     if (c->direct_tls) {
@@ -191,7 +192,6 @@ void rt_sout_send_db_result(rt_conn_t *c, const char *local, const char *remote)
 static void establish(rt_conn_t *c, bool external) {
     set_state(c, RT_SOUT_ESTABLISHED);
     c->deadline_ms = 0;
-    pool_backoff_succeeded(&c->peer->backoff);
     rt_stat_inc(&c->w->stats, external ? RT_STAT_AUTH_EXTERNAL_OUT : RT_STAT_AUTH_DIALBACK_OUT);
     LOGO(CORE_LOG_INFO, c, "established (%s)%s", external ? "SASL EXTERNAL" : "dialback",
          c->feat_db_errors ? ", peer handles dialback errors" : "");
@@ -219,7 +219,7 @@ static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
     c->stream_id[0] = '\0';
     if (hdr->id != NULL) {
         size_t n = strlen(hdr->id);
-        if (n > 0 && n <= RT_STREAM_ID_LEN) {
+        if (n > 0 && n <= RT_PEER_ID_MAX) {
             core_memcpy(c->stream_id, hdr->id, n + 1);
         } else {
             LOGO(CORE_LOG_INFO, c, "peer stream id length %zu not usable for dialback", n);
@@ -343,7 +343,8 @@ static void on_db_verify_answer(rt_conn_t *c, const rt_xs_elem_t *el) {
             rt_pool_verify_answer(c->w, v, verdict,
                                   verdict == RT_VERDICT_ERROR ? "remote-server-not-found" : NULL);
             if (c->vconn && c->verifies == NULL && c->prove[0] == '\0') {
-                rt_conn_end_stream(c); // its work is done
+                c->backoff_done = true; // a finished verification is not a failure
+                rt_conn_end_stream(c);  // its work is done
             }
             return;
         }
@@ -367,6 +368,7 @@ static bool on_db_result_answer(rt_conn_t *c, const rt_xs_elem_t *el) {
         }
         LOGO(CORE_LOG_WARN, c, "peer answered our dialback with %s%s%s", el->type,
              error_condition(el) ? ": " : "", error_condition(el) ? error_condition(el) : "");
+        c->refused_domain = true; // a refused pair says nothing about the address
         rt_pool_pair_answer(c, from, to, el->type, error_condition(el));
         fail(c, true);
         return false;
@@ -393,8 +395,14 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
     }
     if (strcmp(el->ns, RT_XS_NS_STREAMS) == 0 && strcmp(el->name, "error") == 0) {
         uint32_t k = el->num_nodes > 1 ? el->nodes[0].first_child : RT_XS_NONE;
-        LOGO(CORE_LOG_INFO, c, "peer sent stream error <%s/>",
-             k != RT_XS_NONE ? el->nodes[k].name : "?");
+        const char *cond = k != RT_XS_NONE ? el->nodes[k].name : "?";
+        LOGO(CORE_LOG_INFO, c, "peer sent stream error <%s/>", cond);
+        if ((strcmp(cond, "host-unknown") == 0 || strcmp(cond, "host-gone") == 0) &&
+            c->peer != NULL) {
+            // The peer works; it does not serve this domain: no back-off for its address.
+            c->refused_domain = true;
+            rt_pool_stream_refused(c, cond);
+        }
         fail(c, true);
         return false;
     }
@@ -469,6 +477,7 @@ const rt_xs_cbs_t rt_sout_cbs = {on_open, on_elem, on_close};
 
 void rt_sout_timeout(rt_conn_t *c) {
     if (c->vconn && c->state == RT_SOUT_VREADY) {
+        c->backoff_done = true; // the connection worked; the answer did not come
         LOGO(CORE_LOG_INFO, c, "verification connection done or timed out%s", "");
         rt_conn_end_stream(c);
         return;

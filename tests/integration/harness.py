@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 import time
 import traceback
 import urllib.request
@@ -1727,7 +1728,7 @@ class ScriptedPeer:
                 self.cond.wait(left)
 
     def _features(self, conn, frm, to, offer_sasl):
-        sid = os.urandom(8).hex()
+        sid = str(uuid.uuid4())  # 36 bytes, like Prosody's stream ids
         f = ""
         if offer_sasl:
             f += "<mechanisms xmlns='%s'><mechanism>EXTERNAL</mechanism></mechanisms>" % NS_SASL

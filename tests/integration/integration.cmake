@@ -37,11 +37,9 @@ if(TARGET fedrouter)
   # Router bug: a domain the peer refuses (host-unknown) backs off the whole peer address and
   # bounces healthy domains there. Enable once fixed (the script says what it expects).
   _integ_add(pool_ghost_domain 60)
-  set_tests_properties(integ_pool_ghost_domain PROPERTIES DISABLED TRUE)
   # Router bug: a peer that authenticates and drops each stream gets one connection per stanza
   # burst (establishing resets the back-off). Enable once fixed.
   _integ_add(pool_flapping_peer 60)
-  set_tests_properties(integ_pool_flapping_peer PROPERTIES DISABLED TRUE)
 endif()
 
 # The pair storm of integ_pool_fanout against a ThreadSanitizer build of fedrouter (make tsan),
