@@ -11,7 +11,7 @@ if(TARGET fedrouter)
   set_tests_properties(interop_setup PROPERTIES TIMEOUT 90 SKIP_RETURN_CODE 77
     FIXTURES_SETUP interop_lab RESOURCE_LOCK interop LABELS interop)
   add_test(NAME interop_teardown COMMAND ${_interop_py} ${_interop_dir}/netlab.py teardown)
-  set_tests_properties(interop_teardown PROPERTIES TIMEOUT 60
+  set_tests_properties(interop_teardown PROPERTIES TIMEOUT 90
     FIXTURES_CLEANUP interop_lab RESOURCE_LOCK interop LABELS interop)
 
   function(_interop_add name script timeout)
@@ -23,7 +23,7 @@ if(TARGET fedrouter)
   _interop_add(certs certs 90)
   _interop_add(dialback dialback 90)
   _interop_add(many many 150)
-  _interop_add(dane dane 60)
-  _interop_add(posh posh 60)
+  _interop_add(dane dane 90)
+  _interop_add(posh posh 90)
   _interop_add(failure failure 150)
 endif()

@@ -51,7 +51,11 @@ def main(scenario):
         if why:
             log("SKIP: interop lab unavailable: %s" % why)
             sys.exit(SKIP)
-        netlab.lock()  # held (inherited) until the scenario exits
+        try:
+            netlab.lock()  # held (inherited) until the scenario exits
+        except netlab.LockBusy as e:
+            log("SKIP: %s" % e)
+            sys.exit(SKIP)
         try:
             why = netlab.ensure_up()  # the interop_setup fixture normally did it already
         except Exception as e:  # noqa: BLE001
