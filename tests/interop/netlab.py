@@ -256,6 +256,10 @@ def delete_network():
         etc = "/etc/netns/" + ns
         if os.path.isdir(etc):
             shutil.rmtree(etc, ignore_errors=True)
+    try:
+        os.rmdir("/etc/netns")  # only when empty: other namespaces' files stay
+    except OSError:
+        pass
 
 
 # ------------------------------------------------------------------------------------------------
