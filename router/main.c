@@ -15,9 +15,13 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: fedrouter -c FILE [-t]\n"
-               "  -c FILE   configuration file (see tools/fedrouter.conf.sample)\n"
-               "  -t        check the configuration and exit\n"
-               "  -h        this help\n");
+               "  -c, --config FILE   configuration file (every option is documented in\n"
+               "                      tools/fedrouter.conf.sample)\n"
+               "  -t, --check         check the configuration and certificates, then exit\n"
+               "  -V, --version       print the version\n"
+               "  -h, --help          this help\n"
+               "Logs go to standard error. SIGINT/SIGTERM: close every stream, bounce what is\n"
+               "queued, exit 0.\n");
 }
 
 static int open_listener(const rt_conf_addr_t *a, char *err, size_t err_len) {
@@ -156,7 +160,14 @@ int main(int argc, char **argv) {
     const char *conf_path = NULL;
     bool check_only = false;
     int opt;
-    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             conf_path = optarg;
@@ -166,6 +177,9 @@ int main(int argc, char **argv) {
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            printf("fedrouter %s\n", RT_VERSION);
             return 0;
         default:
             usage(stderr);
@@ -217,6 +231,7 @@ int main(int argc, char **argv) {
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     for (uint32_t i = 0; i < rt.num_workers; i++) {
@@ -250,7 +265,14 @@ int main(int argc, char **argv) {
              rt.num_workers, conf->num_domains, conf->num_s2s_listen + conf->num_s2s_listen_tls,
              conf->num_comp_listen);
     int sig = 0;
-    sigwait(&sigs, &sig);
+    for (;;) {
+        sigwait(&sigs, &sig);
+        if (sig != SIGHUP) {
+            break;
+        }
+        CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_MAIN,
+                 "SIGHUP: configuration reload is not implemented yet; restart to apply changes");
+    }
     CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "signal %d: stopping", sig);
     atomic_store(&rt.stop, true);
     status = 0;

@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "dna/pkix.h"
 #include "router/core/log.h"
 
 typedef struct tls_cert {
@@ -180,6 +181,28 @@ rt_tls_t *rt_tls_new(const rt_conf_t *conf, char *err, size_t err_len) {
             !load_cert(tls->certs[i].server, &conf->certs[i], err, err_len) ||
             !load_cert(tls->certs[i].client, &conf->certs[i], err, err_len)) {
             goto fail;
+        }
+    }
+    // What an operator gets wrong: a certificate that does not name a domain it is listed for, and
+    // hosted domains with no certificate at all (peers then authenticate them by dialback only).
+    dna_pkix_opts_t names = {.cn_fallback = conf->cn_fallback};
+    for (size_t i = 0; i < conf->num_certs; i++) {
+        X509 *leaf = SSL_CTX_get0_certificate(tls->certs[i].server);
+        for (size_t j = 0; leaf != NULL && j < conf->certs[i].num_domains; j++) {
+            if (dna_pkix_match(leaf, conf->certs[i].domains[j], &names) != RC_OK) {
+                CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_CONF,
+                         "certificate %s does not name %s: peers will not accept it for that "
+                         "domain",
+                         conf->certs[i].cert_file, conf->certs[i].domains[j]);
+            }
+        }
+    }
+    for (size_t i = 0; i < conf->num_domains; i++) {
+        if (conf->domains[i].cert_idx == SIZE_MAX) {
+            CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_CONF,
+                     "hosted domain %s has no certificate: peers can authenticate it by dialback "
+                     "only",
+                     conf->domains[i].name);
         }
     }
     tls->client_nocert = new_ctx(tls, false);
