@@ -1674,9 +1674,13 @@ class ScriptedPeer:
     peer: it closes each stream that long after its first pair became valid."""
 
     def __init__(self, env, ca, domains, secret, ip="127.0.0.1", db_errors=False, sasl_for=(),
-                 name="scripted", close_after_valid=None):
+                 name="scripted", close_after_valid=None, bidi=False):
         # flapping: close the stream this many seconds after a pair became valid (None: never)
         self.close_after_valid = close_after_valid
+        # bidi (XEP-0288): offer <bidi xmlns='urn:xmpp:features:bidi'/> after TLS; once the
+        # initiator enabled it, .send_back(n, xml) writes to it on its own stream n.
+        self.bidi = bidi
+        self.conns = {}
         self.domains = list(domains)
         self.secret = secret
         self.db_errors = db_errors
@@ -1734,8 +1738,18 @@ class ScriptedPeer:
             f += "<mechanisms xmlns='%s'><mechanism>EXTERNAL</mechanism></mechanisms>" % NS_SASL
         f += ("<dialback xmlns='urn:xmpp:features:dialback'>%s</dialback>" %
               ("<errors/>" if self.db_errors else ""))
+        if self.bidi:
+            f += "<bidi xmlns='urn:xmpp:features:bidi'/>"
         conn.send(stream_header(to, frm, id=sid) + "<stream:features>" + f + "</stream:features>")
         return sid
+
+    def send_back(self, n, xml):
+        """Writes |xml| on the peer's TCP connection n (bidi: to the initiator)."""
+        with self.cond:
+            conn = self.conns.get(n)
+        if conn is None:
+            raise Fail("scripted peer: no connection %d" % n)
+        conn.send(xml)
 
     def _serve(self, sock, n):
         conn = StreamConn(sock)
@@ -1762,6 +1776,8 @@ class ScriptedPeer:
             if not ev or ev[0] != "open":
                 raise Fail("scripted peer: no header after TLS: %r" % (ev,))
             frm, to = ev[1].get("from"), ev[1].get("to")
+            with self.cond:
+                self.conns[n] = conn
             self._record(("stream", n, frm, to))
             if to not in self.domains:
                 conn.send(stream_header("", frm, id=os.urandom(8).hex()) +
@@ -1791,6 +1807,9 @@ class ScriptedPeer:
                     if not ev or ev[0] != "open":
                         raise Fail("scripted peer: no header after SASL: %r" % (ev,))
                     sid = self._features(conn, frm, to, False)
+                elif e.ns == NS_DB and e.name == "result" and e.get("type"):
+                    # bidi: the initiator answers our own db:result on its stream
+                    self._record(("db:answer", n, e.get("from"), e.get("to"), e.get("type")))
                 elif e.ns == NS_DB and e.name == "result":
                     rf, rt = e.get("from"), e.get("to")
                     key_ok = e.text.strip() == dialback_key(self.secret, rt, rf, sid)
@@ -1804,6 +1823,8 @@ class ScriptedPeer:
                               (rt, rf, "valid" if key_ok else "invalid"))
                     if key_ok and self.close_after_valid is not None and close_at is None:
                         close_at = time.monotonic() + self.close_after_valid
+                elif e.ns == "urn:xmpp:bidi" and e.name == "bidi":
+                    self._record(("bidi", n))
                 elif e.ns == NS_DB:
                     self.errors.append("conn %d: unexpected %r" % (n, e))
                 else:
