@@ -288,6 +288,12 @@ static void on_tls_ready(rt_conn_t *c) {
              c->tls.peer_leaf == NULL ? "none"
              : c->tls.peer_chain_ok   ? "chain valid"
                                       : c->tls.verify_err);
+    if (c->kind == RT_CONN_S2S_IN && c->tls.peer_chain_ok) {
+        // A peer whose certificate chains to the trust store is no anonymous flood: it leaves the
+        // per-address budget of unauthenticated connections (it must still authenticate within
+        // s2s.auth_timeout). Servers such as Prosody open a connection per domain pair.
+        rt_conn_release_unauth(c);
+    }
     if (c->kind == RT_CONN_S2S_OUT) {
         rt_sout_tls_ready(c);
     }

@@ -116,6 +116,7 @@ typedef enum rt_conn_kind {
 
 #define RT_RX_BUF 16384
 #define RT_MAX_PAIRS 65536     // domain pairs per inbound stream
+#define RT_QUEUE_TOTAL_FACTOR 16 // a worker queues at most 16 x s2s.max_queue_bytes in all
 #define RT_MAX_PENDING_DB 128  // db:result being verified per inbound stream (peers pace to 64)
 #define RT_STREAM_ID_LEN 32     // the ids we generate: 128 random bits in hex
 #define RT_PEER_ID_MAX 128      // the longest peer stream id we accept (Prosody's are 36-byte UUIDs)
@@ -301,6 +302,7 @@ struct rt_worker {
     struct rt_dom_entry *dom_table[RT_OUT_BUCKETS];     // remote domain -> addresses (owner side)
     uint64_t rnd_state;
     uint64_t next_pool_tick_ms;
+    size_t q_bytes; // stanza bytes queued in this worker's outbound pairs
     bool stopping;
     uint64_t stop_deadline_ms;
 };

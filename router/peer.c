@@ -204,16 +204,25 @@ static void pair_detach(rt_worker_t *w, rt_opair_t *p) {
     p->peer = NULL;
 }
 
+// pair_dequeue takes the oldest queued stanza of |p| (the caller owns it), keeping the pair's and
+// the worker's byte counts.
+static rt_msg_t *pair_dequeue(rt_worker_t *w, rt_opair_t *p) {
+    rt_msg_t *m = p->q_head;
+    p->q_head = m->next;
+    if (p->q_head == NULL) {
+        p->q_tail = NULL;
+        p->deadline_ms = 0;
+    }
+    m->next = NULL;
+    p->q_bytes -= m->size;
+    w->q_bytes -= m->size;
+    return m;
+}
+
 static void pair_bounce_queue(rt_worker_t *w, rt_opair_t *p, const char *cond, const char *etype) {
     while (p->q_head != NULL) {
-        rt_msg_t *m = p->q_head;
-        p->q_head = m->next;
-        m->next = NULL;
-        rt_route_bounce(w, m, cond, etype);
+        rt_route_bounce(w, pair_dequeue(w, p), cond, etype);
     }
-    p->q_tail = NULL;
-    p->q_bytes = 0;
-    p->deadline_ms = 0;
 }
 
 static void pair_free(rt_worker_t *w, rt_opair_t *p) {
@@ -227,9 +236,7 @@ static void pair_free(rt_worker_t *w, rt_opair_t *p) {
     }
     rt_stat_add(&w->stats, pair_gauge(p->state), -1);
     while (p->q_head != NULL) {
-        rt_msg_t *m = p->q_head;
-        p->q_head = m->next;
-        rt_msg_free(m);
+        rt_msg_free(pair_dequeue(w, p));
     }
     free(p);
 }
@@ -244,24 +251,12 @@ static void pair_fail(rt_worker_t *w, rt_opair_t *p, const char *cond, const cha
 }
 
 static void pair_flush(rt_worker_t *w, rt_opair_t *p) {
+    // When the stream is congested the rest waits (bounded) until it drains.
     while (p->q_head != NULL && !rt_conn_congested(p->stream)) {
-        rt_msg_t *m = p->q_head;
-        p->q_head = m->next;
+        rt_msg_t *m = pair_dequeue(w, p);
         rt_conn_write(p->stream, m->raw, m->raw_len);
         rt_stat_inc(&w->stats, RT_STAT_STANZAS_ROUTED);
         rt_msg_free(m);
-    }
-    if (p->q_head == NULL) {
-        p->q_tail = NULL;
-        p->q_bytes = 0;
-        p->deadline_ms = 0;
-    } else {
-        // The stream is congested: the rest waits (bounded) until it drains.
-        size_t bytes = 0;
-        for (rt_msg_t *m = p->q_head; m != NULL; m = m->next) {
-            bytes += m->size;
-        }
-        p->q_bytes = bytes;
     }
 }
 
@@ -755,8 +750,14 @@ void rt_pool_submit(rt_worker_t *w, rt_msg_t *m) {
         p->hash_next = w->pair_table[b];
         w->pair_table[b] = p;
     }
-    if (p->q_bytes + m->size > conf->max_queue_bytes) {
+    // Bounded twice: per pair, and per worker over all its pairs (so that many pairs toward a
+    // peer that stopped reading cannot add up to unbounded memory).
+    if (p->q_bytes + m->size > conf->max_queue_bytes ||
+        w->q_bytes + m->size > (size_t)conf->max_queue_bytes * RT_QUEUE_TOTAL_FACTOR) {
         rt_route_bounce(w, m, "resource-constraint", "wait");
+        if (fresh) {
+            pair_free(w, p);
+        }
         return;
     }
     m->next = NULL;
@@ -768,6 +769,7 @@ void rt_pool_submit(rt_worker_t *w, rt_msg_t *m) {
     }
     p->q_tail = m;
     p->q_bytes += m->size;
+    w->q_bytes += m->size;
     if (fresh) {
         bool ready;
         rt_dom_entry_t *e = dom_get(w, p->remote, &ready);

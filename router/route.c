@@ -147,6 +147,9 @@ void rt_route_bounce(rt_worker_t *w, rt_msg_t *m, const char *cond, const char *
     bool is_iq_result =
         m->name != NULL && strcmp(m->name, "iq") == 0 && m->type && strcmp(m->type, "result") == 0;
     if (m->kind != RT_MSG_STANZA || is_error || is_iq_result || m->from == NULL || m->to == NULL) {
+        if (m->kind == RT_MSG_STANZA) {
+            rt_stat_inc(&w->stats, RT_STAT_STANZAS_DROPPED); // counted, so nothing vanishes unseen
+        }
         rt_msg_free(m);
         return;
     }

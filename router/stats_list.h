@@ -18,6 +18,7 @@ RT_STAT(BOUNCE_INTERNAL, COUNTER, "fedrouter_bounces_total", "condition=\"intern
 RT_STAT(BOUNCE_SERVICE_UNAVAILABLE, COUNTER, "fedrouter_bounces_total", "condition=\"service-unavailable\"", "")
 RT_STAT(BOUNCE_RESOURCE, COUNTER, "fedrouter_bounces_total", "condition=\"resource-constraint\"", "")
 RT_STAT(BOUNCE_POLICY, COUNTER, "fedrouter_bounces_total", "condition=\"policy-violation\"", "")
+RT_STAT(STANZAS_DROPPED, COUNTER, "fedrouter_stanzas_dropped_total", "", "Undeliverable stanzas that are not bounced: errors and IQ results (RFC 6120 §8.3.1)")
 RT_STAT(AUTH_EXTERNAL_IN, COUNTER, "fedrouter_s2s_auth_total", "direction=\"in\",mechanism=\"external\"", "Domain pairs authenticated, by direction and mechanism")
 RT_STAT(AUTH_EXTERNAL_OUT, COUNTER, "fedrouter_s2s_auth_total", "direction=\"out\",mechanism=\"external\"", "")
 RT_STAT(AUTH_DIALBACK_IN, COUNTER, "fedrouter_s2s_auth_total", "direction=\"in\",mechanism=\"dialback\"", "")
