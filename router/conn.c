@@ -76,6 +76,11 @@ void rt_conn_free(rt_conn_t *c) {
     core_buf_cleanup(&c->sending);
     core_buf_cleanup(&c->pout);
     core_buf_cleanup(&c->pin);
+    while (c->sm_head != NULL) {
+        rt_msg_t *m = c->sm_head;
+        c->sm_head = m->next;
+        rt_msg_free(m);
+    }
     free(c->rxbuf);
     pool_pairset_cleanup(&c->pairs);
     while (c->verifies != NULL) {
@@ -99,7 +104,8 @@ size_t rt_conn_out_bytes(const rt_conn_t *c) {
 }
 
 bool rt_conn_congested(const rt_conn_t *c) {
-    return rt_conn_out_bytes(c) > c->w->rt->conf->max_queue_bytes;
+    // Unacknowledged stanzas (XEP-0198) count too: a peer that reads but never acks is full.
+    return rt_conn_out_bytes(c) + c->sm_bytes > c->w->rt->conf->max_queue_bytes;
 }
 
 void rt_conn_write(rt_conn_t *c, const void *data, size_t len) {

@@ -238,6 +238,12 @@ struct rt_conn {
     uint32_t piggy_pending;    // piggybacked db:result sent and not answered yet
     bool bidi;                 // XEP-0288 on: the peer sends its stanzas to us on this stream
     uint64_t connected_ms;     // TCP connected (0: never)
+    // Stream management (XEP-0198) as initiator: acks only, no resumption. Stanzas written since
+    // <enable/> stay here until the peer's <a h='…'/> covers them; when the stream dies they bounce.
+    bool sm_offered, sm_on, sm_r_pending;
+    uint32_t sm_sent, sm_acked;
+    rt_msg_t *sm_head, *sm_tail;
+    size_t sm_count, sm_bytes;
     bool refused_domain;       // the peer refused the stream's domain, not the connection
     bool backoff_done;         // this stream's outcome has been given to the back-off
     char prove[DNA_DOMAIN_MAX]; // vconn: the target domain whose authority it checks ("" none)
@@ -375,6 +381,11 @@ void rt_sout_timeout(rt_conn_t *c);
 void rt_sout_closed(rt_conn_t *c);
 void rt_sout_send_db_result(rt_conn_t *c, const char *local, const char *remote);
 void rt_sout_send_verify(rt_conn_t *c, rt_out_verify_t *v); // takes |v|
+// rt_sout_send_stanza writes stanza |m| on established stream |c|; takes |m| (kept until acked
+// when stream management is on).
+void rt_sout_send_stanza(rt_conn_t *c, rt_msg_t *m);
+// rt_sout_sm_bounce bounces the stanzas the peer never acknowledged (the stream is ending).
+void rt_sout_sm_bounce(rt_conn_t *c);
 bool rt_sout_can_verify(const rt_conn_t *c);
 bool rt_sout_established(const rt_conn_t *c);
 

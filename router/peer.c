@@ -253,10 +253,7 @@ static void pair_fail(rt_worker_t *w, rt_opair_t *p, const char *cond, const cha
 static void pair_flush(rt_worker_t *w, rt_opair_t *p) {
     // When the stream is congested the rest waits (bounded) until it drains.
     while (p->q_head != NULL && !rt_conn_congested(p->stream)) {
-        rt_msg_t *m = pair_dequeue(w, p);
-        rt_conn_write(p->stream, m->raw, m->raw_len);
-        rt_stat_inc(&w->stats, RT_STAT_STANZAS_ROUTED);
-        rt_msg_free(m);
+        rt_sout_send_stanza(p->stream, pair_dequeue(w, p));
     }
 }
 
@@ -734,9 +731,7 @@ void rt_pool_submit(rt_worker_t *w, rt_msg_t *m) {
     rt_opair_t *p = pair_find(w, m->fdom, m->tdom);
     if (p != NULL && p->state == RT_OPAIR_VALID && p->q_head == NULL &&
         rt_sout_established(p->stream) && !rt_conn_congested(p->stream)) {
-        rt_conn_write(p->stream, m->raw, m->raw_len);
-        rt_stat_inc(&w->stats, RT_STAT_STANZAS_ROUTED);
-        rt_msg_free(m);
+        rt_sout_send_stanza(p->stream, m);
         return;
     }
     bool fresh = p == NULL;
@@ -1043,6 +1038,7 @@ void rt_pool_stream_closed(rt_conn_t *c) {
                  w->idx, peer->text, peer->backoff.failures);
     }
     c->backoff_done = true;
+    rt_sout_sm_bounce(c); // written, never acknowledged: the sender hears of it (SM-7)
     for (rt_conn_t **pp = &peer->streams; *pp != NULL; pp = &(*pp)->peer_next) {
         if (*pp == c) {
             *pp = c->peer_next;

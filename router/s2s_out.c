@@ -189,9 +189,97 @@ void rt_sout_send_db_result(rt_conn_t *c, const char *local, const char *remote)
     core_bld_cleanup(&b);
 }
 
+#define NS_SM "urn:xmpp:sm:3"
+
+static void sm_request_ack(rt_conn_t *c) {
+    if (c->sm_on && !c->sm_r_pending && c->sm_count > 0) {
+        c->sm_r_pending = true;
+        rt_conn_write_str(c, "<r xmlns='" NS_SM "'/>");
+    }
+}
+
+void rt_sout_send_stanza(rt_conn_t *c, rt_msg_t *m) {
+    rt_conn_write(c, m->raw, m->raw_len);
+    rt_stat_inc(&c->w->stats, RT_STAT_STANZAS_ROUTED);
+    if (!c->sm_on) {
+        rt_msg_free(m);
+        return;
+    }
+    m->next = NULL;
+    if (c->sm_tail == NULL) {
+        c->sm_head = m;
+    } else {
+        c->sm_tail->next = m;
+    }
+    c->sm_tail = m;
+    c->sm_count++;
+    c->sm_bytes += m->size;
+    c->sm_sent++;
+    sm_request_ack(c);
+}
+
+static void sm_drop_head(rt_conn_t *c, bool bounce) {
+    rt_msg_t *m = c->sm_head;
+    c->sm_head = m->next;
+    if (c->sm_head == NULL) {
+        c->sm_tail = NULL;
+    }
+    m->next = NULL;
+    c->sm_count--;
+    c->sm_bytes -= m->size;
+    if (bounce) {
+        rt_route_bounce(c->w, m, "remote-server-timeout", "wait");
+    } else {
+        rt_msg_free(m);
+    }
+}
+
+void rt_sout_sm_bounce(rt_conn_t *c) {
+    if (c->sm_count > 0) {
+        LOGO(CORE_LOG_INFO, c, "bouncing %zu stanzas the peer never acknowledged", c->sm_count);
+    }
+    while (c->sm_head != NULL) {
+        sm_drop_head(c, true);
+    }
+    c->sm_on = false;
+}
+
+// on_sm_ack handles <a h='N'/>: the peer handled every stanza up to N (mod 2^32).
+static bool on_sm_ack(rt_conn_t *c, const rt_xs_elem_t *el) {
+    const char *h = rt_xs_attr_get(el, 0, "h");
+    uint64_t v = 0;
+    core_cur_t cur;
+    core_cur_init(&cur, h ? h : "", h ? strlen(h) : 0);
+    if (h == NULL || !core_cur_get_decimal(&cur, UINT32_MAX, &v) || !core_cur_empty(&cur)) {
+        rt_conn_stream_error(c, "bad-format", "<a/> needs a numeric h");
+        return false;
+    }
+    uint32_t newly = (uint32_t)v - c->sm_acked;
+    if (newly > c->sm_count) {
+        rt_conn_stream_error(c, "undefined-condition", "handled-count-too-high"); // SM-5
+        return false;
+    }
+    for (uint32_t i = 0; i < newly; i++) {
+        sm_drop_head(c, false);
+    }
+    c->sm_acked = (uint32_t)v;
+    c->sm_r_pending = false;
+    sm_request_ack(c);
+    if (newly > 0 && !rt_conn_congested(c)) {
+        rt_pool_stream_drained(c); // room again for stanzas that waited
+    }
+    return true;
+}
+
 static void establish(rt_conn_t *c, bool external) {
     set_state(c, RT_SOUT_ESTABLISHED);
     c->deadline_ms = 0;
+    if (c->sm_offered && !c->sm_on) {
+        // Acks only (no resumption): stanzas the peer never handled bounce when the stream ends.
+        rt_conn_write_str(c, "<enable xmlns='" NS_SM "'/>");
+        c->sm_on = true;
+        c->sm_sent = c->sm_acked = 0;
+    }
     rt_stat_inc(&c->w->stats, external ? RT_STAT_AUTH_EXTERNAL_OUT : RT_STAT_AUTH_DIALBACK_OUT);
     LOGO(CORE_LOG_INFO, c, "established (%s)%s", external ? "SASL EXTERNAL" : "dialback",
          c->feat_db_errors ? ", peer handles dialback errors" : "");
@@ -226,6 +314,7 @@ static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
         }
     }
     c->feat_starttls = c->feat_external = c->feat_dialback = c->feat_db_errors = false;
+    c->sm_offered = false;
     set_state(c, RT_SOUT_WAIT_FEATURES);
     if (hdr->version == NULL) {
         // Pre-1.0 peer: no stream features, so no TLS: refused when TLS is required.
@@ -251,6 +340,8 @@ static void on_features(rt_conn_t *c, const rt_xs_elem_t *el) {
                     c->feat_external = true;
                 }
             }
+        } else if (strcmp(n->ns, "urn:xmpp:sm:3") == 0 && strcmp(n->name, "sm") == 0) {
+            c->sm_offered = true;
         } else if (strcmp(n->ns, RT_XS_NS_DIALBACK_FEATURE) == 0 &&
                    strcmp(n->name, "dialback") == 0) {
             c->feat_dialback = true;
@@ -409,6 +500,23 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
     if (db && strcmp(el->name, "verify") == 0 && el->type != NULL) {
         on_db_verify_answer(c, el);
         return !c->close_after_flush;
+    }
+    if (strcmp(el->ns, NS_SM) == 0 && c->sm_on) {
+        if (strcmp(el->name, "a") == 0) {
+            return on_sm_ack(c, el);
+        }
+        if (strcmp(el->name, "failed") == 0) {
+            // The peer will not ack: what was written stays written, as without SM.
+            LOGO(CORE_LOG_INFO, c, "peer refused stream management%s", "");
+            while (c->sm_head != NULL) {
+                sm_drop_head(c, false);
+            }
+            c->sm_on = false;
+            rt_pool_stream_drained(c);
+            return true;
+        }
+        return true; // <enabled/>, or <r/> we have nothing to answer for (we never enable SM
+                     // in the other direction)
     }
     if (db && strcmp(el->name, "result") == 0 && el->type != NULL &&
         (c->state == RT_SOUT_WAIT_DB_RESULT || c->state == RT_SOUT_ESTABLISHED)) {

@@ -1674,12 +1674,15 @@ class ScriptedPeer:
     peer: it closes each stream that long after its first pair became valid."""
 
     def __init__(self, env, ca, domains, secret, ip="127.0.0.1", db_errors=False, sasl_for=(),
-                 name="scripted", close_after_valid=None, bidi=False):
+                 name="scripted", close_after_valid=None, bidi=False, sm=None):
         # flapping: close the stream this many seconds after a pair became valid (None: never)
         self.close_after_valid = close_after_valid
         # bidi (XEP-0288): offer <bidi xmlns='urn:xmpp:features:bidi'/> after TLS; once the
         # initiator enabled it, .send_back(n, xml) writes to it on its own stream n.
         self.bidi = bidi
+        # sm (XEP-0198): None: not offered; "ack": offered, <r/> answered with <a h/>;
+        # "silent": offered and enabled, but <r/> never answered.
+        self.sm = sm
         self.conns = {}
         self.domains = list(domains)
         self.secret = secret
@@ -1740,6 +1743,8 @@ class ScriptedPeer:
               ("<errors/>" if self.db_errors else ""))
         if self.bidi:
             f += "<bidi xmlns='urn:xmpp:features:bidi'/>"
+        if self.sm:
+            f += "<sm xmlns='urn:xmpp:sm:3'/>"
         conn.send(stream_header(to, frm, id=sid) + "<stream:features>" + f + "</stream:features>")
         return sid
 
@@ -1787,6 +1792,7 @@ class ScriptedPeer:
                 return
             sid = self._features(conn, frm, to, to in self.sasl_for and frm in client_names)
             close_at = None
+            handled = None  # stanzas handled since <enable/> (None: SM off)
             while True:
                 wait = 60 if close_at is None else close_at - time.monotonic()
                 ev = conn.next_event(max(wait, 0.001))
@@ -1825,9 +1831,19 @@ class ScriptedPeer:
                         close_at = time.monotonic() + self.close_after_valid
                 elif e.ns == "urn:xmpp:bidi" and e.name == "bidi":
                     self._record(("bidi", n))
+                elif e.ns == "urn:xmpp:sm:3" and e.name == "enable" and self.sm:
+                    handled = 0
+                    conn.send("<enabled xmlns='urn:xmpp:sm:3'/>")
+                    self._record(("sm:enable", n))
+                elif e.ns == "urn:xmpp:sm:3" and e.name == "r" and handled is not None:
+                    self._record(("sm:r", n, handled))
+                    if self.sm == "ack":
+                        conn.send("<a xmlns='urn:xmpp:sm:3' h='%d'/>" % handled)
                 elif e.ns == NS_DB:
                     self.errors.append("conn %d: unexpected %r" % (n, e))
                 else:
+                    if handled is not None:
+                        handled += 1
                     self._record(("stanza", n, e))
         except (Fail, Closed, OSError, ssl.SSLError, ValueError) as ex:
             if not self.stop_flag:
