@@ -76,11 +76,7 @@ void rt_conn_free(rt_conn_t *c) {
     core_buf_cleanup(&c->sending);
     core_buf_cleanup(&c->pout);
     core_buf_cleanup(&c->pin);
-    while (c->sm_head != NULL) {
-        rt_msg_t *m = c->sm_head;
-        c->sm_head = m->next;
-        rt_msg_free(m);
-    }
+    rt_msg_list_free(c->sm_head);
     free(c->rxbuf);
     pool_pairset_cleanup(&c->pairs);
     while (c->verifies != NULL) {

@@ -106,6 +106,8 @@ rt_msg_t *rt_msg_verify_new(rt_msg_kind_t kind, const char *local, const char *r
                             const char *stream_id, const char *key, uint32_t reply_worker,
                             uint64_t reply_conn, rt_verdict_t verdict, const char *error_cond);
 void rt_msg_free(rt_msg_t *m);
+// rt_msg_list_free frees a list of messages linked by |next|.
+void rt_msg_list_free(rt_msg_t *head);
 
 // ---- connections -------------------------------------------------------------------------------
 typedef enum rt_conn_kind {
@@ -421,5 +423,11 @@ void rt_route_stanza(rt_worker_t *w, rt_msg_t *m); // takes |m|
 void rt_route_bounce(rt_worker_t *w, rt_msg_t *m, const char *cond, const char *etype); // takes |m|
 RT_MUSTCHECK rc_t rt_route_jid_domain(const char *jid, char *out, size_t out_cap);
 void rt_route_msg(rt_worker_t *w, rt_msg_t *m); // dispatch of an inbox message; takes |m|
+// rt_route_from_stream routes stanza |el| that arrived on |c| (its domains already checked):
+// forwarded as its bytes, or re-serialised into the namespace of the stream it will go out on
+// (a component's for a hosted domain, jabber:server otherwise). Returns false after a stream
+// error on |c|.
+bool rt_route_from_stream(rt_conn_t *c, const rt_xs_elem_t *el, const char *fdom,
+                          const char *tdom);
 
 #endif

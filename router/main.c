@@ -135,17 +135,9 @@ static void worker_cleanup(rt_worker_t *w) {
         close(w->listeners[i].fd);
     }
     for (uint32_t i = 0; w->outbox_head != NULL && i < w->rt->num_workers; i++) {
-        while (w->outbox_head[i] != NULL) {
-            rt_msg_t *m = w->outbox_head[i];
-            w->outbox_head[i] = m->next;
-            rt_msg_free(m);
-        }
+        rt_msg_list_free(w->outbox_head[i]);
     }
-    while (w->inbox_head != NULL) {
-        rt_msg_t *m = w->inbox_head;
-        w->inbox_head = m->next;
-        rt_msg_free(m);
-    }
+    rt_msg_list_free(w->inbox_head);
     free(w->outbox_head);
     free(w->outbox_tail);
     free(w->comp_by_domain);

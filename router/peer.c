@@ -1226,11 +1226,7 @@ void rt_pool_cleanup(rt_worker_t *w) {
         while (w->pair_table[b] != NULL) {
             rt_opair_t *p = w->pair_table[b];
             w->pair_table[b] = p->hash_next;
-            while (p->q_head != NULL) {
-                rt_msg_t *m = p->q_head;
-                p->q_head = m->next;
-                rt_msg_free(m);
-            }
+            rt_msg_list_free(p->q_head);
             free(p);
         }
         while (w->peer_table[b] != NULL) {
@@ -1247,11 +1243,7 @@ void rt_pool_cleanup(rt_worker_t *w) {
         while (w->route_table[b] != NULL) {
             rt_route_entry_t *e = w->route_table[b];
             w->route_table[b] = e->next;
-            while (e->q_head != NULL) {
-                rt_msg_t *m = e->q_head;
-                e->q_head = m->next;
-                rt_msg_free(m);
-            }
+            rt_msg_list_free(e->q_head);
             free(e);
         }
         while (w->dom_table[b] != NULL) {

@@ -82,6 +82,14 @@ void rt_msg_free(rt_msg_t *m) {
     free(m);
 }
 
+void rt_msg_list_free(rt_msg_t *head) {
+    while (head != NULL) {
+        rt_msg_t *next = head->next;
+        free(head);
+        head = next;
+    }
+}
+
 uint32_t rt_route_owner(const rt_router_t *rt, const char *domain) {
     // FNV-1a: stable, cheap, good enough to spread domains over a handful of workers.
     uint32_t h = 2166136261u;
@@ -199,6 +207,31 @@ void rt_route_stanza(rt_worker_t *w, rt_msg_t *m) {
         return;
     }
     rt_pool_route(w, m);
+}
+
+bool rt_route_from_stream(rt_conn_t *c, const rt_xs_elem_t *el, const char *fdom,
+                          const char *tdom) {
+    const uint8_t *raw = el->raw;
+    size_t raw_len = el->raw_len;
+    core_bld_t b = {0};
+    if (el->raw_unsafe) {
+        const char *target_ns = rt_conf_domain(c->w->rt->conf, tdom) != NULL ? RT_XS_NS_COMPONENT
+                                                                             : RT_XS_NS_SERVER;
+        core_bld_init(&b, c->w->rt->conf->max_stanza_size * 2);
+        if (rt_xs_reserialize(c->xs, el, target_ns, &b) != RC_OK) {
+            core_bld_cleanup(&b);
+            rt_conn_stream_error(c, "policy-violation", "stanza cannot be re-serialised");
+            return false;
+        }
+        raw = b.data;
+        raw_len = b.len;
+    }
+    rt_msg_t *m = rt_msg_stanza_new(el->name, el->from, el->to, el->id, el->type, fdom, tdom, raw,
+                                    raw_len);
+    core_bld_cleanup(&b);
+    m->enq_ms = c->w->now_ms;
+    rt_route_stanza(c->w, m);
+    return true;
 }
 
 void rt_route_msg(rt_worker_t *w, rt_msg_t *m) {

@@ -439,25 +439,7 @@ bool rt_sin_handle_stanza(rt_conn_t *c, const rt_xs_elem_t *el) {
         }
         return false;
     }
-    const uint8_t *raw = el->raw;
-    size_t raw_len = el->raw_len;
-    core_bld_t b = {0};
-    if (el->raw_unsafe) {
-        core_bld_init(&b, c->w->rt->conf->max_stanza_size * 2);
-        if (rt_xs_reserialize(c->xs, el, RT_XS_NS_COMPONENT, &b) != RC_OK) {
-            core_bld_cleanup(&b);
-            rt_conn_stream_error(c, "policy-violation", "stanza cannot be re-serialised");
-            return false;
-        }
-        raw = b.data;
-        raw_len = b.len;
-    }
-    rt_msg_t *m = rt_msg_stanza_new(el->name, el->from, el->to, el->id, el->type, fdom, tdom, raw,
-                                    raw_len);
-    core_bld_cleanup(&b);
-    m->enq_ms = c->w->now_ms;
-    rt_route_stanza(c->w, m);
-    return true;
+    return rt_route_from_stream(c, el, fdom, tdom);
 }
 
 static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
