@@ -4,8 +4,9 @@
 // - N workers, each owning one io_uring and every connection it accepted or opened. A connection
 //   never migrates; nothing on the data path takes a lock.
 // - A hosted domain's component lives on one worker; rt_router_t.comp_worker[] (atomic, indexed
-//   like conf->domains) says which. An outbound s2s stream for (local L, remote R) lives on the
-//   worker rt_route_owner(R).
+//   like conf->domains) says which. A remote domain's outbound pairs, and the peer streams they
+//   use, live on the worker picked from the domain's address set (peer.c), so one peer address
+//   is served by one worker.
 // - Work for another worker travels as an rt_msg_t through that worker's inbox (a mutex-protected
 //   list plus an eventfd doorbell). Messages are batched per target worker and handed over once
 //   per loop iteration. A message has exactly one owner: the sender gives it up when it posts it.
@@ -418,7 +419,6 @@ void rt_comp_deliver(rt_worker_t *w, rt_msg_t *m); // takes |m|
 void rt_comp_closed(rt_conn_t *c);
 
 // route.c
-uint32_t rt_route_owner(const rt_router_t *rt, const char *domain);
 void rt_route_stanza(rt_worker_t *w, rt_msg_t *m); // takes |m|
 void rt_route_bounce(rt_worker_t *w, rt_msg_t *m, const char *cond, const char *etype); // takes |m|
 RT_MUSTCHECK rc_t rt_route_jid_domain(const char *jid, char *out, size_t out_cap);

@@ -90,16 +90,6 @@ void rt_msg_list_free(rt_msg_t *head) {
     }
 }
 
-uint32_t rt_route_owner(const rt_router_t *rt, const char *domain) {
-    // FNV-1a: stable, cheap, good enough to spread domains over a handful of workers.
-    uint32_t h = 2166136261u;
-    for (const char *p = domain; *p; p++) {
-        h ^= (uint8_t)*p;
-        h *= 16777619u;
-    }
-    return h % rt->num_workers;
-}
-
 // A domain that is already lower-case LDH ASCII is its own A-label: skip libidn2 on the hot path.
 static bool plain_ascii_domain(const char *d, size_t len) {
     if (len == 0 || len > 253) {
