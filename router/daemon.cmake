@@ -4,6 +4,7 @@ add_executable(fedrouter
   conn.c
   loop.c
   main.c
+  notify.c
   peer.c
   route.c
   s2s_in.c

@@ -314,6 +314,7 @@ struct rt_worker {
     size_t q_bytes; // stanza bytes queued in this worker's outbound pairs
     bool stopping;
     uint64_t stop_deadline_ms;
+    _Atomic uint64_t heartbeat; // bumped by the worker on each tick; read by the watchdog (notify.c)
 };
 
 struct rt_router {

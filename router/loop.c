@@ -332,6 +332,7 @@ void rt_conn_start_connect(rt_conn_t *c) {
 
 static void on_tick(rt_worker_t *w) {
     w->now_ms = rt_now_ms();
+    atomic_fetch_add_explicit(&w->heartbeat, 1, memory_order_relaxed); // systemd watchdog
     rt_dns_tick(w->dns);
     if (w->now_ms >= w->next_pool_tick_ms) {
         w->next_pool_tick_ms = w->now_ms + 500;

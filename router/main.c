@@ -12,6 +12,7 @@
 
 #include "router/internal.h"
 #include "router/metrics.h"
+#include "router/notify.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: fedrouter -c FILE [-t]\n"
@@ -43,6 +44,9 @@ static int open_listener(const rt_conf_addr_t *a, char *err, size_t err_len) {
 
 static void *worker_main(void *arg) {
     rt_worker_t *w = arg;
+    char name[16]; // "fr-worker<idx>" in top -H, gdb and the systemd watchdog test
+    snprintf(name, sizeof(name), "fr-worker%u", w->idx);
+    pthread_setname_np(pthread_self(), name);
     rt_worker_run(w);
     return NULL;
 }
@@ -194,6 +198,7 @@ int main(int argc, char **argv) {
     rt_metrics_t *metrics = NULL;
     rt_stats_t **blocks = NULL;
     uint32_t started = 0;
+    rt_notify_t notify = {0};
     rt.tls = rt_tls_new(conf, err, sizeof(err));
     if (rt.tls == NULL) {
         fprintf(stderr, "fedrouter: %s\n", err);
@@ -203,6 +208,9 @@ int main(int argc, char **argv) {
         printf("fedrouter: configuration %s is valid\n", conf_path);
         status = 0;
         goto out;
+    }
+    if (rt_notify_init(&notify, conf->workers) != RC_OK) {
+        goto out; // NOTIFY_SOCKET unusable: systemd would wait for READY=1 in vain (logged)
     }
     rt.verdicts = pool_verdicts_new(65536);
     rt.unauth = pool_addrcount_new(65536);
@@ -258,7 +266,7 @@ int main(int argc, char **argv) {
              conf->num_comp_listen);
     int sig = 0;
     for (;;) {
-        sigwait(&sigs, &sig);
+        sig = rt_notify_sigwait(&notify, &rt, &sigs); // READY=1, WATCHDOG=1 meanwhile
         if (sig != SIGHUP) {
             break;
         }
@@ -266,6 +274,7 @@ int main(int argc, char **argv) {
                  "SIGHUP: configuration reload is not implemented yet; restart to apply changes");
     }
     CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "signal %d: stopping", sig);
+    rt_notify_send(&notify, "STOPPING=1\nSTATUS=stopping: closing streams, bouncing the queues");
     atomic_store(&rt.stop, true);
     status = 0;
 join:
@@ -289,6 +298,7 @@ out:
     pool_verdicts_free(rt.verdicts);
     pool_addrcount_free(rt.unauth);
     rt_conf_free(conf);
+    rt_notify_cleanup(&notify);
     if (status == 0 && !check_only) {
         CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "stopped");
     }
