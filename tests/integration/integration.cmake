@@ -42,6 +42,9 @@ if(TARGET fedrouter)
   # Router bug: a peer that authenticates and drops each stream gets one connection per stanza
   # burst (establishing resets the back-off). Enable once fixed.
   _integ_add(pool_flapping_peer 60)
+  # Operations: systemd notification (READY/WATCHDOG/STOPPING) and a promtool-checked scrape.
+  _integ_add(systemd_notify 60)
+  _integ_add(metrics_promtool 60)
 endif()
 
 # The pair storm of integ_pool_fanout against a ThreadSanitizer build of fedrouter (make tsan),

@@ -15,10 +15,16 @@ WATCHDOG_USEC=200000 (2 workers). Asserts:
 Router B runs with NOTIFY_SOCKET = a filesystem path and no WATCHDOG_USEC: READY=1 arrives, no
 WATCHDOG=1 is sent, SIGINT brings STOPPING=1.
 If ptrace is not permitted here the stalled-worker case is reported as skipped and the rest still
-runs."""
+runs.
+Finally tools/fedrouter.service is checked offline with systemd-analyze (when installed): `verify`
+accepts it (ExecStart pointed at the binary under test), it is Type=notify with WatchdogSec=, and
+its SystemCallFilter= lines, expanded with `systemd-analyze syscall-filter`, allow io_uring_setup,
+io_uring_enter, io_uring_register and the other system calls fedrouter's loop and notifier make."""
 
 import ctypes
 import os
+import shutil
+import subprocess
 import signal
 import socket
 import sys
@@ -169,7 +175,71 @@ def check_stalled_worker(site, nl):
           "the log says the worker ticks again")
 
 
+UNIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools",
+                    "fedrouter.service")
+# System calls fedrouter cannot run without (io_uring, the notifier, listeners, workers).
+NEEDED_SYSCALLS = ("io_uring_setup", "io_uring_enter", "io_uring_register", "socket", "bind",
+                   "listen", "sendto", "eventfd2", "rt_sigtimedwait", "clone3", "mmap")
+
+
+def expand_syscalls(tool, items, seen=None):
+    """The system calls named by |items| (names and @groups, groups expanded recursively)."""
+    seen = set() if seen is None else seen
+    out = set()
+    for it in items:
+        if not it.startswith("@"):
+            out.add(it)
+            continue
+        if it in seen:
+            continue
+        seen.add(it)
+        r = subprocess.run([tool, "syscall-filter", it], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=30)
+        for ln in r.stdout.decode().splitlines()[1:]:
+            ln = ln.strip()
+            if ln and not ln.startswith("#"):
+                out |= expand_syscalls(tool, [ln.split()[0]], seen)
+    return out
+
+
+def check_unit(env):
+    tool = shutil.which("systemd-analyze")
+    check(os.path.exists(UNIT), "tools/fedrouter.service exists")
+    with open(UNIT) as f:
+        text = f.read()
+    keys = {}
+    for ln in text.splitlines():
+        k, sep, v = ln.partition("=")
+        if sep and not ln.startswith("#"):
+            keys.setdefault(k.strip(), []).append(v.strip())
+    check(keys.get("Type") == ["notify"], "unit: Type=notify", keys.get("Type"))
+    check(keys.get("WatchdogSec") and keys.get("Restart") == ["on-failure"],
+          "unit: WatchdogSec= and Restart=on-failure", (keys.get("WatchdogSec"), keys.get("Restart")))
+    if tool is None:
+        log("SKIP (unit verification only): systemd-analyze not installed")
+        return
+    copy = env.path("fedrouter.service")
+    with open(copy, "w") as f:
+        f.write(text.replace("/usr/local/bin/fedrouter", env.binary))
+    r = subprocess.run([tool, "verify", copy], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=60)
+    check(r.returncode == 0 and not r.stdout.strip(), "systemd-analyze verify accepts the unit",
+          r.stdout.decode(errors="replace"))
+    allow, deny = set(), set()
+    for v in keys.get("SystemCallFilter", []):
+        if v.startswith("~"):
+            deny |= expand_syscalls(tool, v[1:].split())
+        else:
+            allow |= expand_syscalls(tool, v.split())
+    allowed = (allow or expand_syscalls(tool, ["@known"])) - deny
+    missing = [sc for sc in NEEDED_SYSCALLS if sc not in allowed]
+    check(not missing, "unit: SystemCallFilter= allows io_uring and fedrouter's other syscalls",
+          missing)
+
+
 def scenario(env):
+    check_unit(env)
+
     # --- A: abstract socket, watchdog 200 ms -------------------------------------------------
     addr = "@fedrouter-integ-notify-%d-%s" % (os.getpid(), os.urandom(4).hex())
     nl = NotifyListener("\0" + addr[1:])
