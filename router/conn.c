@@ -139,7 +139,8 @@ void rt_conn_flush(rt_conn_t *c) {
 
 void rt_conn_release_unauth(rt_conn_t *c) {
     if (c->counted_unauth) {
-        pool_addrcount_release(c->w->rt->unauth, &c->peer_sa);
+        pool_addrcount_release(c->unauth_cert ? c->w->rt->unauth_cert : c->w->rt->unauth,
+                               &c->peer_sa);
         c->counted_unauth = false;
     }
 }
@@ -290,11 +291,16 @@ static void on_tls_ready(rt_conn_t *c) {
              c->tls.peer_leaf == NULL ? "none"
              : c->tls.peer_chain_ok   ? "chain valid"
                                       : c->tls.verify_err);
-    if (c->kind == RT_CONN_S2S_IN && c->tls.peer_chain_ok) {
-        // A peer whose certificate chains to the trust store is no anonymous flood: it leaves the
-        // per-address budget of unauthenticated connections (it must still authenticate within
-        // s2s.auth_timeout). Servers such as Prosody open a connection per domain pair.
-        rt_conn_release_unauth(c);
+    if (c->kind == RT_CONN_S2S_IN && c->tls.peer_chain_ok && c->counted_unauth) {
+        // A peer whose certificate chains to the trust store moves to a larger, still finite
+        // budget of unauthenticated connections: servers such as Prosody open a connection per
+        // domain pair, and a free certificate must not buy unlimited half-open connections.
+        rt_router_t *rt = c->w->rt;
+        if (pool_addrcount_acquire(rt->unauth_cert, &c->peer_sa,
+                                   rt->conf->max_unauth_per_ip * RT_UNAUTH_CERT_FACTOR)) {
+            pool_addrcount_release(rt->unauth, &c->peer_sa);
+            c->unauth_cert = true;
+        }
     }
     if (c->kind == RT_CONN_S2S_OUT) {
         rt_sout_tls_ready(c);

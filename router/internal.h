@@ -120,6 +120,7 @@ typedef enum rt_conn_kind {
 #define RT_RX_BUF 16384
 #define RT_MAX_PAIRS 65536     // domain pairs per inbound stream
 #define RT_QUEUE_TOTAL_FACTOR 16 // a worker queues at most 16 x s2s.max_queue_bytes in all
+#define RT_UNAUTH_CERT_FACTOR 8 // chain-valid peers: 8 x s2s.max_unauth_per_ip per address
 #define RT_MAX_PENDING_DB 128  // db:result being verified per inbound stream (peers pace to 64)
 #define RT_STREAM_ID_LEN 32     // the ids we generate: 128 random bits in hex
 #define RT_PEER_ID_MAX 128      // the longest peer stream id we accept (Prosody's are 36-byte UUIDs)
@@ -206,6 +207,7 @@ struct rt_conn {
     bool close_after_flush;
     bool header_sent;     // our stream header for the current stream is out
     bool counted_unauth;  // holds a slot in the per-address unauthenticated table
+    bool unauth_cert;     // ... in the larger one for certificates from the trust store
     struct sockaddr_storage peer_sa;
     char peer_text[80];
     uint8_t *rxbuf;
@@ -325,6 +327,7 @@ struct rt_router {
     uint32_t num_workers;
     _Atomic int32_t *comp_worker; // [conf->num_domains]: worker serving the component, -1 none
     pool_addrcount_t *unauth; // unauthenticated inbound connections per source address
+    pool_addrcount_t *unauth_cert; // ... of those whose certificate chains to the trust store
     atomic_bool stop;
     pool_verdicts_t *verdicts;
     pool_backoff_conf_t backoff;
@@ -400,7 +403,9 @@ void rt_pool_stream_ready(rt_conn_t *c);      // post-TLS features seen (verifie
 void rt_pool_stream_established(rt_conn_t *c); // primary pair valid
 void rt_pool_stream_closed(rt_conn_t *c);
 void rt_pool_stream_drained(rt_conn_t *c);   // output fell below the limit again
-void rt_pool_stream_refused(rt_conn_t *c, const char *cond); // the peer refused c->remote     // the stream is going away (pairs detach)
+// rt_pool_stream_refused: the peer closed |c| with host-unknown/host-gone; before establishment
+// that refuses c->remote, after it only the pending piggybacked targets.
+void rt_pool_stream_refused(rt_conn_t *c, const char *cond, bool established);     // the stream is going away (pairs detach)
 void rt_pool_stream_failed(rt_conn_t *c, bool connected); // before establishment
 void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const char *type,
                          const char *cond);   // db:result answer on stream |c|

@@ -214,6 +214,7 @@ int main(int argc, char **argv) {
     }
     rt.verdicts = pool_verdicts_new(65536);
     rt.unauth = pool_addrcount_new(65536);
+    rt.unauth_cert = pool_addrcount_new(65536);
     pool_backoff_conf_default(&rt.backoff);
     // Federation peers come back: retry soon, then back off to a minute at most; at most six
     // retries a minute per peer address whatever the number of pairs waiting on it.
@@ -297,6 +298,7 @@ out:
     rt_tls_free(rt.tls);
     pool_verdicts_free(rt.verdicts);
     pool_addrcount_free(rt.unauth);
+    pool_addrcount_free(rt.unauth_cert);
     rt_conf_free(conf);
     rt_notify_cleanup(&notify);
     if (status == 0 && !check_only) {

@@ -488,11 +488,29 @@ static const rt_refusal_t *refusal_find(rt_worker_t *w, rt_peer_t *peer, const c
     return NULL;
 }
 
-void rt_pool_stream_refused(rt_conn_t *c, const char *cond) {
-    if (c->peer != NULL) {
+void rt_pool_stream_refused(rt_conn_t *c, const char *cond, bool established) {
+    rt_peer_t *peer = c->peer;
+    if (peer == NULL) {
+        return;
+    }
+    if (!established) {
+        // The answer to our own header or primary db:result: the stream's domain is refused.
         CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_S2S, "w%u: %s does not serve %s (%s): bouncing for %us",
-                 c->w->idx, c->peer->text, c->remote, cond, REFUSAL_MS / 1000);
-        refusal_add(c->w, c->peer, NULL, c->remote, "remote-server-not-found", "cancel");
+                 c->w->idx, peer->text, c->remote, cond, REFUSAL_MS / 1000);
+        refusal_add(c->w, peer, NULL, c->remote, "remote-server-not-found", "cancel");
+        return;
+    }
+    // On an established stream only a pending piggybacked target can be the refused one; the
+    // peer kills the stream instead of answering with a dialback error, so new targets no longer
+    // ride its streams.
+    peer->no_db_errors = true;
+    for (rt_opair_t *p = c->opairs; p != NULL; p = p->list_next) {
+        if (p->piggybacked && p->state == RT_OPAIR_PENDING && strcmp(p->remote, c->remote) != 0) {
+            CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_S2S,
+                     "w%u: %s closed the stream on target %s (%s): bouncing it for %us", c->w->idx,
+                     peer->text, p->remote, cond, REFUSAL_MS / 1000);
+            refusal_add(c->w, peer, NULL, p->remote, "remote-server-not-found", "cancel");
+        }
     }
 }
 

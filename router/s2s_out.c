@@ -263,8 +263,10 @@ static bool on_sm_ack(rt_conn_t *c, const rt_xs_elem_t *el) {
         sm_drop_head(c, false);
     }
     c->sm_acked = (uint32_t)v;
-    c->sm_r_pending = false;
-    sm_request_ack(c);
+    if (newly > 0) {
+        c->sm_r_pending = false; // an <a/> that acks nothing new does not earn another <r/>
+        sm_request_ack(c);
+    }
     if (newly > 0 && !rt_conn_congested(c)) {
         rt_pool_stream_drained(c); // room again for stanzas that waited
     }
@@ -367,6 +369,7 @@ static void on_features(rt_conn_t *c, const rt_xs_elem_t *el) {
         rt_stat_inc(&c->w->stats, RT_STAT_BIDI_STREAMS);
     }
     if (c->vconn) {
+        pool_backoff_succeeded(&c->peer->backoff); // the address answers: a working peer
         set_state(c, RT_SOUT_VREADY);
         c->deadline_ms = c->w->now_ms + (uint64_t)c->w->rt->conf->auth_timeout_s * 1000u;
         if (c->prove[0] != '\0') {
@@ -492,7 +495,7 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
             c->peer != NULL) {
             // The peer works; it does not serve this domain: no back-off for its address.
             c->refused_domain = true;
-            rt_pool_stream_refused(c, cond);
+            rt_pool_stream_refused(c, cond, c->state == RT_SOUT_ESTABLISHED);
         }
         fail(c, true);
         return false;
@@ -506,12 +509,10 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
             return on_sm_ack(c, el);
         }
         if (strcmp(el->name, "failed") == 0) {
-            // The peer will not ack: what was written stays written, as without SM.
+            // The peer will not ack: what it never acknowledged bounces (at least once rather
+            // than silently lost); later stanzas go without acks.
             LOGO(CORE_LOG_INFO, c, "peer refused stream management%s", "");
-            while (c->sm_head != NULL) {
-                sm_drop_head(c, false);
-            }
-            c->sm_on = false;
+            rt_sout_sm_bounce(c);
             rt_pool_stream_drained(c);
             return true;
         }
