@@ -22,7 +22,9 @@ static void usage(FILE *f) {
                "  -V, --version       print the version\n"
                "  -h, --help          this help\n"
                "Logs go to standard error. SIGINT/SIGTERM: close every stream, bounce what is\n"
-               "queued, exit 0.\n");
+               "queued, exit 0. Under systemd (Type=notify, NOTIFY_SOCKET) it sends READY=1,\n"
+               "STATUS=, STOPPING=1 and, with WATCHDOG_USEC, WATCHDOG=1 while every worker runs\n"
+               "(tools/OPERATIONS.md).\n");
 }
 
 static int open_listener(const rt_conf_addr_t *a, char *err, size_t err_len) {

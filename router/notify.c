@@ -184,8 +184,8 @@ static void watchdog(rt_notify_t *n, rt_router_t *rt, uint64_t now) {
         all = false;
         if (!n->_stalled[i] && silent_ms >= n->_watchdog_ms / 2 + NOTIFY_STALL_MARGIN_MS) {
             CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_MAIN,
-                     "w%u: event loop has not ticked for %llu ms: withholding the systemd "
-                     "watchdog ping (systemd aborts fedrouter after %llu ms)",
+                     "w%u: event loop has not ticked for at least %llu ms: withholding the "
+                     "systemd watchdog ping (systemd aborts fedrouter after %llu ms)",
                      i, (unsigned long long)silent_ms, (unsigned long long)n->_watchdog_ms);
             n->_stalled[i] = true;
         }
