@@ -406,7 +406,7 @@ void rt_pool_stream_drained(rt_conn_t *c);   // output fell below the limit agai
 // rt_pool_stream_refused: the peer closed |c| with host-unknown/host-gone; before establishment
 // that refuses c->remote, after it only the pending piggybacked targets.
 void rt_pool_stream_refused(rt_conn_t *c, const char *cond, bool established);     // the stream is going away (pairs detach)
-void rt_pool_stream_failed(rt_conn_t *c, bool connected); // before establishment
+void rt_pool_stream_failed(rt_conn_t *c); // before establishment
 void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const char *type,
                          const char *cond);   // db:result answer on stream |c|
 void rt_pool_vconn_proof(rt_conn_t *v, bool pkix_ok); // a verification connection's verdict

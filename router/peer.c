@@ -1024,10 +1024,9 @@ void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const c
     }
 }
 
-void rt_pool_stream_failed(rt_conn_t *c, bool connected) {
+void rt_pool_stream_failed(rt_conn_t *c) {
     rt_worker_t *w = c->w;
     rt_peer_t *peer = c->peer;
-    (void)connected;
     if (c->vconn && c->prove[0] != '\0') {
         pool_verdict_key_t k = verdict_key(peer, c->prove_for, c->prove);
         pool_verdict_t v = {.positive = false,

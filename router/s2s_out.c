@@ -63,7 +63,7 @@ static void fail(rt_conn_t *c, bool graceful) {
         c->state != RT_SOUT_VREADY) {
         LOGO(CORE_LOG_INFO, c, "failed in state %s", state_names[c->state]);
         c->state = RT_SOUT_FAILED;
-        rt_pool_stream_failed(c, c->peer != NULL && c->peer->ever_connected);
+        rt_pool_stream_failed(c);
     }
     c->state = RT_SOUT_FAILED;
     if (graceful && c->fd >= 0) {
@@ -604,7 +604,7 @@ void rt_sout_closed(rt_conn_t *c) {
     if (c->state != RT_SOUT_ESTABLISHED && c->state != RT_SOUT_VREADY &&
         c->state != RT_SOUT_FAILED) {
         c->state = RT_SOUT_FAILED;
-        rt_pool_stream_failed(c, c->peer != NULL && c->peer->ever_connected);
+        rt_pool_stream_failed(c);
     }
     if (!c->vconn) {
         rt_stat_add(&c->w->stats, RT_STAT_POOL_STREAMS, -1);
