@@ -1035,8 +1035,8 @@ void rt_pool_stream_failed(rt_conn_t *c) {
         verdict_put(w->rt->verdicts, &k, &v, w->now_ms);
         c->prove[0] = '\0';
     }
-    CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_S2S, "w%u: %s: stream failed (%u in a row)", w->idx,
-             peer->text, peer->backoff.failures);
+    CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_S2S, "w%u: %s: stream to %s failed before it was up",
+             w->idx, peer->text, c->remote);
 }
 
 void rt_pool_stream_closed(rt_conn_t *c) {
