@@ -379,6 +379,40 @@ static void test_bad_names(void) {
         T_ASSERT_EQ(t_parse(&g_out, &m, 4, "example.com", DNA_DNS_TYPE_A), RC_PROTO);
         core_bld_cleanup(&m.b);
     }
+    // A forward pointer to a well-formed name (the next record's owner) is still rejected.
+    t_start(&m, 4, T_QR_RD_RA, 2, 0, 0, "example.com", DNA_DNS_TYPE_A);
+    t_ptr(&m, 29 + 2 + 14);
+    t_rr_tail(&m, DNA_DNS_TYPE_A, 60, "\x01\x02\x03\x04", 4);
+    t_name(&m, "example.com");
+    t_rr_tail(&m, DNA_DNS_TYPE_A, 60, "\x01\x02\x03\x05", 4);
+    T_ASSERT_EQ(t_parse(&g_out, &m, 4, "example.com", DNA_DNS_TYPE_A), RC_PROTO);
+    m.b.data[30] = 12; // the same pointer aimed backwards at the question name is fine
+    T_ASSERT_EQ(t_parse(&g_out, &m, 4, "example.com", DNA_DNS_TYPE_A), RC_OK);
+    T_ASSERT_EQ(g_out.num_answers, 2);
+    core_bld_cleanup(&m.b);
+
+    // Pointer chains: the owner points at the last of |k| pointers kept in an earlier RDATA,
+    // each pointing at the one before, the first at the question name. 64 pointers in all are
+    // followed, 65 are not.
+    for (size_t k = 63; k <= 64; k++) {
+        t_start(&m, 4, T_QR_RD_RA, 2, 0, 0, "example.com", DNA_DNS_TYPE_A);
+        size_t base = 29 + 2 + 10;
+        t_ptr(&m, 12);
+        t_u16(&m, 65280); // a private-use type: ignored
+        t_u16(&m, DNA_DNS_CLASS_IN);
+        t_u32(&m, 1);
+        t_u16(&m, (uint16_t)(2 * k));
+        for (size_t i = 0; i < k; i++) {
+            t_ptr(&m, (uint16_t)(i == 0 ? 12 : base + 2 * (i - 1)));
+        }
+        t_ptr(&m, (uint16_t)(base + 2 * (k - 1)));
+        t_rr_tail(&m, DNA_DNS_TYPE_A, 60, "\x01\x02\x03\x04", 4);
+        T_ASSERT_EQ(t_parse(&g_out, &m, 4, "example.com", DNA_DNS_TYPE_A),
+                    k == 63 ? RC_OK : RC_PROTO);
+        T_ASSERT_EQ(g_out.num_answers, k == 63 ? 1 : 0);
+        core_bld_cleanup(&m.b);
+    }
+
     t_one_answer(&m, ok, sizeof(ok));
     T_ASSERT_EQ(t_parse(&g_out, &m, 4, "example.com", DNA_DNS_TYPE_A), RC_OK);
     T_ASSERT_EQ(g_out.num_answers, 1);
@@ -439,6 +473,11 @@ static void test_header_and_question(void) {
     t_msg_t m;
     t_one_answer(&m, (const uint8_t *)"\xC0\x0C", 2);
     T_ASSERT_EQ(t_parse(&g_out, &m, 4, "example.com", DNA_DNS_TYPE_A), RC_OK);
+    T_ASSERT_EQ(g_out.min_ttl, 60);
+    m.b.data[29 + 2 + 4] = 0x80; // TTL with the top bit set reads as 0 (RFC 2181 §8)
+    T_ASSERT_EQ(t_parse(&g_out, &m, 4, "example.com", DNA_DNS_TYPE_A), RC_OK);
+    T_ASSERT_EQ(g_out.answers[0].ttl, 0);
+    T_ASSERT_EQ(g_out.min_ttl, 0);
     T_ASSERT_EQ(t_parse(&g_out, &m, 5, "example.com", DNA_DNS_TYPE_A), RC_PROTO); // wrong id
     T_ASSERT_EQ(t_parse(&g_out, &m, 4, "example.org", DNA_DNS_TYPE_A), RC_PROTO); // other name
     T_ASSERT_EQ(t_parse(&g_out, &m, 4, "example.com", DNA_DNS_TYPE_AAAA), RC_PROTO); // type
