@@ -100,7 +100,7 @@ static void test_render(void) {
 #undef RT_STAT
     };
     size_t distinct = 0;
-    for (size_t i = 0; i < RT_STAT__COUNT; i++) {
+    for (size_t i = 0; i < RT_STAT__SCALARS; i++) {
         char help[128];
         char type[128];
         snprintf(help, sizeof(help), "# HELP %s ", names[i]);
@@ -111,10 +111,21 @@ static void test_render(void) {
             distinct++;
         }
     }
-    T_ASSERT_EQ(count_occurrences(text, "# HELP "), distinct + 1); // + build_info
-    T_ASSERT_EQ(count_occurrences(text, "# TYPE "), distinct + 1);
+    T_ASSERT_EQ(count_occurrences(text, "# HELP "), distinct + RT_HIST__COUNT + 1); // + build_info
+    T_ASSERT_EQ(count_occurrences(text, "# TYPE "), distinct + RT_HIST__COUNT + 1);
+    // Histograms: HELP, TYPE, one line per bound, +Inf, _sum, _count.
+    static const size_t hist_bounds[] = {
+#define RT_HIST(id, name, labels, help, ...) RT_HIST_NUM_BOUNDS(__VA_ARGS__),
+#include "router/hist_list.h"
+#undef RT_HIST
+    };
+    size_t hist_lines = 0;
+    for (size_t i = 0; i < RT_HIST__COUNT; i++) {
+        hist_lines += 2 + hist_bounds[i] + 3;
+    }
+    T_ASSERT_EQ(count_occurrences(text, " histogram\n"), RT_HIST__COUNT);
     size_t lines = count_occurrences(text, "\n");
-    T_ASSERT_EQ(lines, 2 * (distinct + 1) + RT_STAT__COUNT + 1);
+    T_ASSERT_EQ(lines, 2 * (distinct + 1) + RT_STAT__SCALARS + hist_lines + 1);
     T_ASSERT(strstr(text, "# HELP fedrouter_streams Open s2s streams\n# TYPE fedrouter_streams "
                           "gauge\nfedrouter_streams{direction=\"in\"} 0\n"));
     T_ASSERT(strstr(text, "{}") == NULL);
@@ -126,6 +137,77 @@ static void test_render(void) {
     rt_stats_render(&b, totals);
     T_ASSERT(core_bld_finish(&b) != RC_OK);
     core_bld_cleanup(&b);
+}
+
+// test_hist: observations land in the right buckets, buckets render cumulative with le in
+// seconds, and two workers' blocks add up.
+static void test_hist(void) {
+    static rt_stats_t w0;
+    static rt_stats_t w1;
+    rt_stats_t *const blocks[] = {&w0, &w1};
+    rt_hist_observe(&w0, RT_HIST_STANZA_ROUTING, 50);       // <= 0.0001
+    rt_hist_observe(&w0, RT_HIST_STANZA_ROUTING, 100);      // <= 0.0001 (bound is inclusive)
+    rt_hist_observe(&w1, RT_HIST_STANZA_ROUTING, 101);      // <= 0.00025
+    rt_hist_observe(&w1, RT_HIST_STANZA_ROUTING, 3000000);  // <= 5
+    rt_hist_observe(&w0, RT_HIST_STANZA_ROUTING, 20000000); // > 10: +Inf only
+    rt_hist_observe(&w1, RT_HIST_PAIR_SETUP, 1234567);      // <= 2.5
+    // A start time is observed once, then cleared; 0 observes nothing.
+    uint64_t start = rt_stats_now_us();
+    T_ASSERT(start != 0);
+    rt_hist_observe_since(&w1, RT_HIST_PAIR_SETUP, &start);
+    T_ASSERT_EQ(start, 0);
+    rt_hist_observe_since(&w1, RT_HIST_PAIR_SETUP, &start);
+
+    int64_t totals[RT_STAT__COUNT] = {0};
+    rt_stats_sum(totals, blocks, 2);
+    char *text = render(totals);
+    static const char routing[] =
+        "\n# HELP fedrouter_stanza_routing_seconds Time from reading a stanza to writing it to its "
+        "outgoing stream or component\n"
+        "# TYPE fedrouter_stanza_routing_seconds histogram\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"0.0001\"} 2\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"0.00025\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"0.0005\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"0.001\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"0.0025\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"0.005\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"0.01\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"0.025\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"0.05\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"0.1\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"0.25\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"0.5\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"1\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"2.5\"} 3\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"5\"} 4\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"10\"} 4\n"
+        "fedrouter_stanza_routing_seconds_bucket{le=\"+Inf\"} 5\n"
+        "fedrouter_stanza_routing_seconds_sum 23.000251\n"
+        "fedrouter_stanza_routing_seconds_count 5\n"
+        "# HELP fedrouter_pair_setup_seconds ";
+    T_ASSERT(strstr(text, routing) != NULL);
+    T_ASSERT(strstr(text, "\n# TYPE fedrouter_pair_setup_seconds histogram\n"
+                          "fedrouter_pair_setup_seconds_bucket{le=\"0.001\"} 1\n") != NULL);
+    T_ASSERT(strstr(text, "\nfedrouter_pair_setup_seconds_bucket{le=\"1\"} 1\n"
+                          "fedrouter_pair_setup_seconds_bucket{le=\"2.5\"} 2\n") != NULL);
+    T_ASSERT(strstr(text, "\nfedrouter_pair_setup_seconds_bucket{le=\"60\"} 2\n"
+                          "fedrouter_pair_setup_seconds_bucket{le=\"+Inf\"} 2\n"
+                          "fedrouter_pair_setup_seconds_sum 1.23") != NULL);
+    T_ASSERT(strstr(text, "\nfedrouter_pair_setup_seconds_count 2\n# HELP fedrouter_build_info ") !=
+             NULL);
+    free(text);
+
+    // Each block alone: the sum across blocks above is not one block's view.
+    int64_t only0[RT_STAT__COUNT] = {0};
+    rt_stats_sum(only0, blocks, 1);
+    text = render(only0);
+    T_ASSERT(strstr(text, "\nfedrouter_stanza_routing_seconds_bucket{le=\"0.00025\"} 2\n"));
+    T_ASSERT(strstr(text, "\nfedrouter_stanza_routing_seconds_bucket{le=\"+Inf\"} 3\n"
+                          "fedrouter_stanza_routing_seconds_sum 20.00015\n"
+                          "fedrouter_stanza_routing_seconds_count 3\n"));
+    T_ASSERT(strstr(text, "\nfedrouter_pair_setup_seconds_sum 0\n"
+                          "fedrouter_pair_setup_seconds_count 0\n"));
+    free(text);
 }
 
 // http_get sends "|method| |path| HTTP/1.1" to 127.0.0.1:|port| and returns the whole response
@@ -220,6 +302,7 @@ int main(void) {
     core_log_set_level(CORE_LOG_ERROR);
     test_sum();
     test_render();
+    test_hist();
     test_endpoint();
     return 0;
 }
