@@ -153,6 +153,7 @@ void rt_comp_deliver(rt_worker_t *w, rt_msg_t *m) {
     }
     rt_conn_write(c, m->raw, m->raw_len);
     rt_stat_inc(&w->stats, RT_STAT_STANZAS_ROUTED);
+    rt_hist_observe_since(&w->stats, RT_HIST_STANZA_ROUTING, &m->enq_us);
     rt_msg_free(m);
 }
 

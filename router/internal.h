@@ -78,6 +78,7 @@ struct rt_msg {
     rt_msg_t *next;
     rt_msg_kind_t kind;
     uint64_t enq_ms;
+    uint64_t enq_us; // stanza: rt_stats_now_us() at creation, for the routing-time histogram
     // Stanza: top-level name, addressing attributes, normalised domains of from/to.
     const char *name;
     const char *from;
@@ -161,6 +162,7 @@ struct rt_opair {
     rt_msg_t *q_head, *q_tail; // stanzas waiting for VALID
     size_t q_bytes;
     uint64_t deadline_ms; // the oldest queued stanza bounces at this time (0: none queued)
+    uint64_t created_us;  // rt_stats_now_us() at creation; 0 once the set-up time is observed
 };
 
 // A refusal a peer gave us for one target domain (any sender) or one pair: remembered for a

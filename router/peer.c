@@ -758,6 +758,7 @@ void rt_pool_submit(rt_worker_t *w, rt_msg_t *m) {
         snprintf(p->local, sizeof(p->local), "%s", m->fdom);
         snprintf(p->remote, sizeof(p->remote), "%s", m->tdom);
         p->state = RT_OPAIR_RESOLVING;
+        p->created_us = rt_stats_now_us();
         rt_stat_inc(&w->stats, RT_STAT_PAIRS_OUT_WAITING);
         uint32_t b = str_bucket(p->local, p->remote);
         p->hash_next = w->pair_table[b];
@@ -942,6 +943,7 @@ void rt_pool_stream_established(rt_conn_t *c) {
         if (!p->piggybacked && p->state == RT_OPAIR_PENDING && strcmp(p->local, c->local) == 0 &&
             strcmp(p->remote, c->remote) == 0) {
             pair_set_state(w, p, RT_OPAIR_VALID);
+            rt_hist_observe_since(&w->stats, RT_HIST_PAIR_SETUP, &p->created_us);
             pair_flush(w, p);
             if (c->bidi) {
                 rt_sin_add_reverse_pair(c, p->remote, p->local); // BIDI-6
@@ -971,6 +973,7 @@ void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const c
     }
     if (strcmp(type, "valid") == 0) {
         pair_set_state(w, p, RT_OPAIR_VALID);
+        rt_hist_observe_since(&w->stats, RT_HIST_PAIR_SETUP, &p->created_us);
         if (c->bidi) {
             rt_sin_add_reverse_pair(c, p->remote, p->local); // BIDI-6
         }

@@ -49,6 +49,7 @@ rt_msg_t *rt_msg_stanza_new(const char *name, const char *from, const char *to, 
     const char **dsts[] = {&tmp.name, &tmp.from, &tmp.to, &tmp.id, &tmp.type, &tmp.fdom, &tmp.tdom};
     rt_msg_t *m = msg_alloc(strs, dsts, RT_ARRAY_LEN(strs), raw, raw_len);
     m->kind = RT_MSG_STANZA;
+    m->enq_us = rt_stats_now_us();
     m->name = tmp.name;
     m->from = tmp.from;
     m->to = tmp.to;

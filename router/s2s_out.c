@@ -201,6 +201,7 @@ static void sm_request_ack(rt_conn_t *c) {
 void rt_sout_send_stanza(rt_conn_t *c, rt_msg_t *m) {
     rt_conn_write(c, m->raw, m->raw_len);
     rt_stat_inc(&c->w->stats, RT_STAT_STANZAS_ROUTED);
+    rt_hist_observe_since(&c->w->stats, RT_HIST_STANZA_ROUTING, &m->enq_us);
     if (!c->sm_on) {
         rt_msg_free(m);
         return;

@@ -7,7 +7,9 @@ then each router's /metrics is scraped and checked:
     naming and type conventions: counters end in _total, HELP on every family, units...);
   - our own checks: the Content-Type is the text format 0.0.4; each family has exactly one HELP
     and one TYPE line, before its samples, and its samples are contiguous; no series appears
-    twice; the traffic shows (stanzas routed, s2s auth) and build_info is 1.
+    twice; the traffic shows (stanzas routed, s2s auth) and build_info is 1; the histograms
+    (stanza routing time, pair set-up time) have observations, non-decreasing buckets and a
+    +Inf bucket equal to their _count.
 First, promtool must reject a known-bad exposition (a counter without _total), so that a
 promtool that checks nothing cannot make this test pass. Skips (77) when promtool is missing."""
 
@@ -92,6 +94,18 @@ def own_checks(who, ctype, text):
           "%s: the traffic shows (stanzas routed %g)" % (who, m.get("fedrouter_stanzas_routed_total")))
     check(m.get("fedrouter_s2s_auth_total") >= 1,
           "%s: the authentication shows (s2s auth %g)" % (who, m.get("fedrouter_s2s_auth_total")))
+    for fam in ("fedrouter_stanza_routing_seconds", "fedrouter_pair_setup_seconds"):
+        check(types.get(fam) == "histogram", "%s: %s is a histogram" % (who, fam), types.get(fam))
+        count = m.get(fam + "_count")
+        check(count > 0, "%s: %s has observations (_count %g)" % (who, fam, count))
+        buckets = [(float(ls["le"]), v) for n, ls, v in m.series if n == fam + "_bucket"]
+        check(len(buckets) >= 2 and buckets == sorted(buckets) and
+              [v for _, v in buckets] == sorted(v for _, v in buckets),
+              "%s: %s buckets are ordered by le and cumulative" % (who, fam), buckets)
+        check(buckets and buckets[-1][0] == float("inf") and buckets[-1][1] == count,
+              "%s: %s +Inf bucket equals _count" % (who, fam), (buckets[-1:], count))
+        check(0 <= m.get(fam + "_sum") < 60 * count, "%s: %s _sum is plausible" % (who, fam),
+              m.get(fam + "_sum"))
 
 
 def scenario(env):
