@@ -110,6 +110,10 @@ static const conf_opt_t metrics_opts[] = {
     OPT_PTR(rt_conf_t, "listen", CONF_K_ADDR, CONF_F_REQUIRED, metrics_listen),
 };
 
+static const conf_opt_t admin_opts[] = {
+    OPT_PTR(rt_conf_t, "socket", CONF_K_STRING, CONF_F_REQUIRED, admin_socket),
+};
+
 static const conf_opt_t cert_opts[] = {
     OPT_PTR(rt_conf_cert_t, "cert", CONF_K_FILE, CONF_F_REQUIRED, cert_file),
     OPT_PTR(rt_conf_cert_t, "key", CONF_K_FILE, CONF_F_REQUIRED, key_file),
@@ -135,6 +139,7 @@ static const conf_section_t s2s_section = SECTION("s2s", s2s_opts, 0, SIZE_MAX);
 static const conf_section_t comp_section = SECTION("components", comp_opts, 0, SIZE_MAX);
 static const conf_section_t metrics_section =
     SECTION("metrics", metrics_opts, 0, offsetof(rt_conf_t, metrics_enabled));
+static const conf_section_t admin_section = SECTION("admin", admin_opts, 0, SIZE_MAX);
 static const conf_section_t cert_section =
     SECTION("certificates[]", cert_opts, sizeof(rt_conf_cert_t), SIZE_MAX);
 static const conf_section_t domain_section =
@@ -149,6 +154,7 @@ static const conf_opt_t root_opts[] = {
     {"s2s", CONF_K_GROUP, 0, 0, 0, 0, 0, 0, &s2s_section},
     {"components", CONF_K_GROUP, 0, 0, 0, 0, 0, 0, &comp_section},
     {"metrics", CONF_K_GROUP, 0, 0, 0, 0, 0, 0, &metrics_section},
+    {"admin", CONF_K_GROUP, 0, 0, 0, 0, 0, 0, &admin_section},
     {"certificates", CONF_K_LIST, 0, 0, 0, 0, offsetof(rt_conf_t, certs),
      offsetof(rt_conf_t, num_certs), &cert_section},
     {"domains", CONF_K_LIST, 0, 0, 0, 0, offsetof(rt_conf_t, domains),
@@ -836,6 +842,7 @@ void rt_conf_free(rt_conf_t *conf) {
     free_secret(conf->dialback_secret);
     free(conf->resolver);
     free(conf->comp_listen);
+    free(conf->admin_socket);
     for (size_t i = 0; i < conf->num_certs; i++) {
         free(conf->certs[i].cert_file);
         free(conf->certs[i].key_file);

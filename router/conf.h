@@ -26,6 +26,7 @@
 //     auth_timeout = 10;
 //   };
 //   metrics = { listen = "127.0.0.1:9269"; };   # HTTP /metrics; absent: disabled
+//   admin = { socket = "/run/fedrouter/admin.sock"; };   # fedctl (mode 0600); absent: disabled
 //   certificates = (                   # picked by SNI / stream 'to' among the names they carry
 //     { cert = "a.pem"; key = "a.key"; domains = [ "a.example", "b.example" ]; }
 //   );
@@ -92,6 +93,8 @@ typedef struct rt_conf {
 
     bool metrics_enabled;
     rt_conf_addr_t metrics_listen;
+
+    char *admin_socket; // admin.socket: fedctl's AF_UNIX socket path; NULL: no admin socket
 
     rt_conf_cert_t *certs;
     size_t num_certs;

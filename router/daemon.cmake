@@ -1,5 +1,6 @@
 # fedrouter: the daemon (event loop, TLS, s2s and component sessions, routing, main).
 add_executable(fedrouter
+  admin.c
   comp.c
   conn.c
   loop.c

@@ -64,6 +64,7 @@ typedef enum rt_msg_kind {
     RT_MSG_STANZA = 1, // route this stanza (deliver to a component or send over s2s)
     RT_MSG_VERIFY_REQ, // send a db:verify for (ldom=receiving, rdom=originating) to rdom's server
     RT_MSG_VERIFY_RES, // the answer for an inbound stream's pending db:result
+    RT_MSG_ADMIN,      // an admin socket request (admin.c): dump this worker's pool as JSON
 } rt_msg_kind_t;
 
 typedef enum rt_verdict {
@@ -97,6 +98,7 @@ struct rt_msg {
     const uint8_t *raw;
     size_t raw_len;
     size_t size; // bytes of this allocation, for queue budgets
+    struct rt_admin_req *admin; // RT_MSG_ADMIN: the request (not owned; admin.c frees it)
 };
 
 // rt_msg_stanza_new copies a stanza (|raw| plus its addressing) into one owned message.
@@ -418,6 +420,9 @@ void rt_pool_tick(rt_worker_t *w);
 void rt_pool_fail_all(rt_worker_t *w);
 void rt_pool_cleanup(rt_worker_t *w); // frees the tables after the loop ended
 uint32_t rt_pool_rand(rt_worker_t *w);
+// rt_pool_admin_dump appends this worker's peers (|pairs| false) or outbound pairs (|pairs|
+// true) to |b| as comma-separated JSON objects (no brackets). Thread: the owning worker.
+void rt_pool_admin_dump(rt_worker_t *w, bool pairs, core_bld_t *b);
 
 // comp.c
 extern const rt_xs_cbs_t rt_comp_cbs;

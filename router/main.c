@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "router/admin.h"
 #include "router/internal.h"
 #include "router/metrics.h"
 #include "router/notify.h"
@@ -201,6 +202,7 @@ int main(int argc, char **argv) {
     rt_stats_t **blocks = NULL;
     uint32_t started = 0;
     rt_notify_t notify = {0};
+    rt_admin_t *admin = NULL;
     rt.tls = rt_tls_new(conf, err, sizeof(err));
     if (rt.tls == NULL) {
         fprintf(stderr, "fedrouter: %s\n", err);
@@ -262,6 +264,14 @@ int main(int argc, char **argv) {
             goto join;
         }
     }
+    if (conf->admin_socket != NULL) {
+        admin = rt_admin_start(&rt, conf->admin_socket, err, sizeof(err));
+        if (admin == NULL) {
+            fprintf(stderr, "fedrouter: %s\n", err);
+            atomic_store(&rt.stop, true);
+            goto join;
+        }
+    }
     CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN,
              "fedrouter started: %u workers, %zu hosted domains, %zu s2s listeners, %zu component "
              "listeners",
@@ -290,6 +300,7 @@ join:
         pthread_join(rt.workers[i].thread, NULL);
     }
 out:
+    rt_admin_stop(admin); // after the join, before the inboxes are freed
     rt_metrics_stop(metrics);
     for (uint32_t i = 0; rt.workers != NULL && i < rt.num_workers; i++) {
         worker_cleanup(&rt.workers[i]);

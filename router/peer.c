@@ -15,6 +15,7 @@
 
 #include <openssl/rand.h>
 
+#include "router/admin.h"
 #include "router/internal.h"
 
 #define ROUTE_TTL_MS 60000u
@@ -1277,6 +1278,100 @@ void rt_pool_cleanup(rt_worker_t *w) {
             }
             free(e->addrs);
             free(e);
+        }
+    }
+}
+
+// ---- admin dump (fedctl) ---------------------------------------------------------------------------
+
+static const char *opair_state_name(rt_opair_state_t st) {
+    switch (st) {
+    case RT_OPAIR_RESOLVING:
+        return "resolving";
+    case RT_OPAIR_WAITING:
+        return "waiting";
+    case RT_OPAIR_PENDING:
+        return "pending";
+    case RT_OPAIR_VALID:
+        return "valid";
+    }
+    return "unknown";
+}
+
+static void admin_pair_counts(core_bld_t *b, const rt_opair_t *head) {
+    size_t n[RT_OPAIR_VALID + 1] = {0};
+    for (const rt_opair_t *p = head; p != NULL; p = p->list_next) {
+        if (p->state >= RT_OPAIR_RESOLVING && p->state <= RT_OPAIR_VALID) {
+            n[p->state]++;
+        }
+    }
+    core_bld_printf(b, "{\"waiting\":%zu,\"pending\":%zu,\"valid\":%zu}", n[RT_OPAIR_WAITING],
+                    n[RT_OPAIR_PENDING], n[RT_OPAIR_VALID]);
+}
+
+static void admin_dump_peer(rt_worker_t *w, const rt_peer_t *peer, core_bld_t *b) {
+    core_bld_printf(b, "{\"worker\":%u,\"addr\":", w->idx);
+    rt_admin_json_str(b, peer->text);
+    core_bld_printf(b, ",\"failures\":%u,\"ever_connected\":%s,\"waiting\":", peer->backoff.failures,
+                    peer->ever_connected ? "true" : "false");
+    admin_pair_counts(b, peer->waiting);
+    core_bld_add_str(b, ",\"streams\":[");
+    bool first = true;
+    for (const rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
+        const char *st = c->closing || c->close_after_flush ? "closing"
+                         : rt_sout_established(c)           ? "established"
+                                                            : "connecting";
+        core_bld_printf(b, "%s{\"id\":%llu,\"state\":\"%s\",\"local\":", first ? "" : ",",
+                        (unsigned long long)c->id, st);
+        first = false;
+        rt_admin_json_str(b, c->local);
+        core_bld_add_str(b, ",\"remote\":");
+        rt_admin_json_str(b, c->remote);
+        core_bld_printf(b, ",\"vconn\":%s,\"bidi\":%s,\"sm\":%s,\"tls\":%s,\"pairs\":",
+                        c->vconn ? "true" : "false", c->bidi ? "true" : "false",
+                        c->sm_on ? "true" : "false", c->tls_ready ? "true" : "false");
+        admin_pair_counts(b, c->opairs);
+        core_bld_add_str(b, "}");
+    }
+    core_bld_add_str(b, "]}");
+}
+
+static void admin_dump_pair(rt_worker_t *w, const rt_opair_t *p, core_bld_t *b) {
+    size_t queued = 0;
+    for (const rt_msg_t *m = p->q_head; m != NULL; m = m->next) {
+        queued++;
+    }
+    core_bld_printf(b, "{\"worker\":%u,\"local\":", w->idx);
+    rt_admin_json_str(b, p->local);
+    core_bld_add_str(b, ",\"remote\":");
+    rt_admin_json_str(b, p->remote);
+    core_bld_printf(b, ",\"state\":\"%s\",\"peer\":", opair_state_name(p->state));
+    const rt_peer_t *peer = p->peer != NULL ? p->peer : p->stream != NULL ? p->stream->peer : NULL;
+    rt_admin_json_str(b, peer != NULL ? peer->text : NULL);
+    if (p->stream != NULL) {
+        core_bld_printf(b, ",\"stream\":%llu", (unsigned long long)p->stream->id);
+    } else {
+        core_bld_add_str(b, ",\"stream\":null");
+    }
+    core_bld_printf(b, ",\"piggybacked\":%s,\"queued\":%zu,\"queued_bytes\":%zu}",
+                    p->piggybacked ? "true" : "false", queued, p->q_bytes);
+}
+
+void rt_pool_admin_dump(rt_worker_t *w, bool pairs, core_bld_t *b) {
+    bool first = true;
+    for (size_t i = 0; i < RT_OUT_BUCKETS; i++) {
+        if (pairs) {
+            for (const rt_opair_t *p = w->pair_table[i]; p != NULL; p = p->hash_next) {
+                core_bld_add_str(b, first ? "" : ",");
+                first = false;
+                admin_dump_pair(w, p, b);
+            }
+        } else {
+            for (const rt_peer_t *peer = w->peer_table[i]; peer != NULL; peer = peer->hash_next) {
+                core_bld_add_str(b, first ? "" : ",");
+                first = false;
+                admin_dump_peer(w, peer, b);
+            }
         }
     }
 }

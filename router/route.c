@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dna/domain.h"
+#include "router/admin.h"
 #include "router/internal.h"
 
 typedef struct msg_fields {
@@ -240,6 +241,9 @@ void rt_route_msg(rt_worker_t *w, rt_msg_t *m) {
         break;
     case RT_MSG_VERIFY_RES:
         rt_sin_verify_result(w, m);
+        break;
+    case RT_MSG_ADMIN:
+        rt_admin_worker_answer(w, m);
         break;
     }
 }

@@ -45,6 +45,8 @@ if(TARGET fedrouter)
   # Operations: systemd notification (READY/WATCHDOG/STOPPING) and a promtool-checked scrape.
   _integ_add(systemd_notify 60)
   _integ_add(metrics_promtool 60)
+  # fedctl against the admin socket (needs the fedctl target: ../tools/fedctl next to fedrouter).
+  _integ_add(fedctl 60)
 endif()
 
 # The pair storm of integ_pool_fanout against a ThreadSanitizer build of fedrouter (make tsan),

@@ -1,0 +1,475 @@
+// admin.c: the admin socket (admin.h). One thread, one request at a time: accept, read one line,
+// answer one JSON object, close. Worker state is only read by the workers themselves, on request.
+#include "router/admin.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "router/core/mem.h"
+#include "router/internal.h"
+
+#define ADMIN_LINE_MAX 512
+#define ADMIN_WAIT_MS 3000               // how long a request waits for every worker
+#define ADMIN_IO_TIMEOUT_S 2             // a client that does not send its line is dropped
+#define ADMIN_PART_MAX (64u * 1024 * 1024) // bytes of JSON one worker may append
+
+typedef enum admin_what {
+    ADMIN_PEERS = 1,
+    ADMIN_PAIRS,
+} admin_what_t;
+
+// A request posted to every worker. The workers only decrement |pending| (under |lock|); the
+// admin thread alone frees it: once pending is 0, or at rt_admin_stop for abandoned ones.
+typedef struct rt_admin_req {
+    struct rt_admin_req *next; // abandoned list
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint32_t pending;
+    admin_what_t what;
+    uint32_t num_parts;
+    core_bld_t *parts; // [num_parts]: part i is written by worker i only
+} admin_req_t;
+
+struct rt_admin {
+    rt_router_t *rt;
+    char *path;
+    int fd;
+    int wake[2]; // pipe: rt_admin_stop writes, the thread's poll sees it
+    pthread_t thread;
+    bool started;
+    admin_req_t *abandoned;
+};
+
+void rt_admin_json_str(core_bld_t *b, const char *s) {
+    if (s == NULL) {
+        core_bld_add_str(b, "null");
+        return;
+    }
+    core_bld_add_str(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\') {
+            core_bld_printf(b, "\\%c", *p);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            core_bld_printf(b, "\\u%04x", *p);
+        } else {
+            core_bld_add(b, p, 1);
+        }
+    }
+    core_bld_add_str(b, "\"");
+}
+
+static admin_req_t *req_new(admin_what_t what, uint32_t num_workers) {
+    admin_req_t *r = core_xcalloc(1, sizeof(*r));
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    r->what = what;
+    r->num_parts = num_workers;
+    r->pending = num_workers;
+    r->parts = core_xcalloc(num_workers, sizeof(core_bld_t));
+    for (uint32_t i = 0; i < num_workers; i++) {
+        core_bld_init(&r->parts[i], ADMIN_PART_MAX);
+    }
+    return r;
+}
+
+static void req_free(admin_req_t *r) {
+    for (uint32_t i = 0; i < r->num_parts; i++) {
+        core_bld_cleanup(&r->parts[i]);
+    }
+    free(r->parts);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+void rt_admin_worker_answer(rt_worker_t *w, rt_msg_t *m) {
+    admin_req_t *r = m->admin;
+    if (r != NULL && w->idx < r->num_parts) {
+        rt_pool_admin_dump(w, r->what == ADMIN_PAIRS, &r->parts[w->idx]);
+        pthread_mutex_lock(&r->lock);
+        r->pending--;
+        pthread_cond_signal(&r->cond);
+        pthread_mutex_unlock(&r->lock); // |r| may be freed by the admin thread from here on
+    }
+    rt_msg_free(m);
+}
+
+// post_to_worker appends |m| to worker |t|'s inbox and rings its doorbell (as flush_outboxes in
+// loop.c does for worker-to-worker batches).
+static void post_to_worker(rt_worker_t *t, rt_msg_t *m) {
+    m->next = NULL;
+    pthread_mutex_lock(&t->inbox_lock);
+    bool was_empty = t->inbox_head == NULL;
+    if (t->inbox_tail == NULL) {
+        t->inbox_head = m;
+    } else {
+        t->inbox_tail->next = m;
+    }
+    t->inbox_tail = m;
+    pthread_mutex_unlock(&t->inbox_lock);
+    if (was_empty) {
+        uint64_t one = 1;
+        ssize_t r = write(t->efd, &one, sizeof(one));
+        (void)r;
+    }
+}
+
+// sweep_abandoned frees the timed-out requests every worker has answered since.
+static void sweep_abandoned(rt_admin_t *a) {
+    admin_req_t **pp = &a->abandoned;
+    while (*pp != NULL) {
+        admin_req_t *r = *pp;
+        pthread_mutex_lock(&r->lock);
+        bool done = r->pending == 0;
+        pthread_mutex_unlock(&r->lock);
+        if (done) {
+            *pp = r->next;
+            req_free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
+}
+
+// ask_workers posts a |what| request to every worker and appends their parts to |out| as one JSON
+// array body. Returns false (request abandoned) when a worker did not answer in time.
+static bool ask_workers(rt_admin_t *a, admin_what_t what, core_bld_t *out, bool *overflow) {
+    rt_router_t *rt = a->rt;
+    admin_req_t *r = req_new(what, rt->num_workers);
+    for (uint32_t i = 0; i < rt->num_workers; i++) {
+        rt_msg_t *m = core_xcalloc(1, sizeof(*m));
+        m->kind = RT_MSG_ADMIN;
+        m->admin = r;
+        m->size = sizeof(*m);
+        post_to_worker(&rt->workers[i], m);
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += ADMIN_WAIT_MS / 1000;
+    pthread_mutex_lock(&r->lock);
+    while (r->pending > 0) {
+        if (pthread_cond_timedwait(&r->cond, &r->lock, &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
+    bool done = r->pending == 0;
+    pthread_mutex_unlock(&r->lock);
+    if (!done) {
+        r->next = a->abandoned;
+        a->abandoned = r;
+        return false;
+    }
+    bool first = true;
+    for (uint32_t i = 0; i < r->num_parts; i++) {
+        if (core_bld_finish(&r->parts[i]) != RC_OK) {
+            *overflow = true;
+            continue;
+        }
+        if (r->parts[i].len == 0) {
+            continue;
+        }
+        core_bld_add_str(out, first ? "" : ",");
+        first = false;
+        core_bld_add(out, r->parts[i].data, r->parts[i].len);
+    }
+    req_free(r);
+    return true;
+}
+
+static void answer_error(core_bld_t *b, const char *msg) {
+    core_bld_reset(b);
+    core_bld_add_str(b, "{\"ok\":false,\"error\":");
+    rt_admin_json_str(b, msg);
+    core_bld_add_str(b, "}\n");
+}
+
+// parse_addr reads "a.b.c.d:port" or "[v6]:port" (bounded, no libc number parsing).
+static bool parse_addr(const char *s, size_t len, struct sockaddr_storage *out) {
+    size_t colon = len;
+    for (size_t i = len; i > 0; i--) {
+        if (s[i - 1] == ':') {
+            colon = i - 1;
+            break;
+        }
+    }
+    if (colon == len || colon == 0 || len - colon - 1 == 0 || len - colon - 1 > 5) {
+        return false;
+    }
+    uint32_t port = 0;
+    for (size_t i = colon + 1; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+        port = port * 10 + (uint32_t)(s[i] - '0');
+    }
+    if (port == 0 || port > 65535) {
+        return false;
+    }
+    char host[INET6_ADDRSTRLEN + 1];
+    size_t hs = 0, he = colon;
+    bool v6 = s[0] == '[';
+    if (v6) {
+        if (s[colon - 1] != ']') {
+            return false;
+        }
+        hs = 1;
+        he = colon - 1;
+    }
+    if (he <= hs || he - hs >= sizeof(host)) {
+        return false;
+    }
+    memcpy(host, s + hs, he - hs);
+    host[he - hs] = '\0';
+    memset(out, 0, sizeof(*out));
+    if (v6) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        return inet_pton(AF_INET6, host, &a6->sin6_addr) == 1;
+    }
+    struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &a4->sin_addr) == 1;
+}
+
+static void answer_stats(rt_admin_t *a, core_bld_t *b) {
+    rt_router_t *rt = a->rt;
+    rt_stats_t **blocks = core_xcalloc(rt->num_workers, sizeof(*blocks));
+    for (uint32_t i = 0; i < rt->num_workers; i++) {
+        blocks[i] = &rt->workers[i].stats;
+    }
+    int64_t *tot = core_xcalloc(RT_STAT__COUNT, sizeof(*tot));
+    rt_stats_sum(tot, blocks, rt->num_workers);
+    static const struct {
+        const char *name;
+        const char *labels;
+    } names[] = {
+#define RT_STAT(id, kind, name, labels, help) {name, labels},
+#include "router/stats_list.h"
+#undef RT_STAT
+    };
+    core_bld_add_str(b, "{\"ok\":true,\"stats\":[");
+    for (size_t i = 0; i < RT_ARRAY_LEN(names); i++) {
+        core_bld_add_str(b, i == 0 ? "{\"name\":" : ",{\"name\":");
+        rt_admin_json_str(b, names[i].name);
+        core_bld_add_str(b, ",\"labels\":");
+        rt_admin_json_str(b, names[i].labels);
+        core_bld_printf(b, ",\"value\":%lld}", (long long)tot[i]);
+    }
+    core_bld_add_str(b, "]}\n");
+    free(tot);
+    free(blocks);
+}
+
+// handle_line answers request |line| (|len| bytes, no newline) into |b|.
+static void handle_line(rt_admin_t *a, const char *line, size_t len, core_bld_t *b) {
+    size_t cmd_len = 0;
+    while (cmd_len < len && line[cmd_len] != ' ') {
+        cmd_len++;
+    }
+    const char *arg = cmd_len < len ? line + cmd_len + 1 : line + len;
+    size_t arg_len = (size_t)(line + len - arg);
+#define IS(s) (cmd_len == sizeof(s) - 1 && memcmp(line, s, cmd_len) == 0)
+    if (IS("peers") || IS("pairs")) {
+        bool peers = IS("peers");
+        bool overflow = false;
+        core_bld_printf(b, "{\"ok\":true,\"workers\":%u,\"%s\":[", a->rt->num_workers,
+                        peers ? "peers" : "pairs");
+        if (!ask_workers(a, peers ? ADMIN_PEERS : ADMIN_PAIRS, b, &overflow)) {
+            answer_error(b, "timed out waiting for the workers");
+            return;
+        }
+        if (overflow) {
+            answer_error(b, "answer too large");
+            return;
+        }
+        core_bld_add_str(b, "]}\n");
+    } else if (IS("verdicts-flush")) {
+        struct sockaddr_storage sa;
+        if (arg_len == 0 || !parse_addr(arg, arg_len, &sa)) {
+            answer_error(b, "usage: verdicts-flush IP:PORT (IPv6 as [addr]:port)");
+            return;
+        }
+        size_t n = pool_verdicts_flush_addr(a->rt->verdicts, &sa);
+        CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "admin: flushed %zu verdicts for %.*s", n,
+                 (int)arg_len, arg);
+        core_bld_printf(b, "{\"ok\":true,\"flushed\":%zu}\n", n);
+    } else if (IS("stats")) {
+        answer_stats(a, b);
+    } else {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "unknown command '%.*s' (peers, pairs, verdicts-flush, stats)",
+                 (int)(cmd_len > 40 ? 40 : cmd_len), line);
+        answer_error(b, msg);
+    }
+#undef IS
+}
+
+static void serve_one(rt_admin_t *a, int cfd) {
+    struct timeval tv = {.tv_sec = ADMIN_IO_TIMEOUT_S};
+    setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    char line[ADMIN_LINE_MAX];
+    size_t len = 0;
+    bool complete = false;
+    while (len < sizeof(line) && !complete) {
+        ssize_t n = recv(cfd, line + len, sizeof(line) - len, 0);
+        if (n <= 0) {
+            complete = n == 0 && len > 0; // EOF ends the line too
+            break;
+        }
+        for (size_t i = len; i < len + (size_t)n; i++) {
+            if (line[i] == '\n') {
+                complete = true;
+                n = (ssize_t)(i - len);
+                break;
+            }
+        }
+        len += (size_t)n;
+    }
+    core_bld_t b;
+    core_bld_init(&b, (size_t)ADMIN_PART_MAX * 2);
+    if (!complete) {
+        answer_error(&b, "request line missing or too long");
+    } else {
+        if (len > 0 && line[len - 1] == '\r') {
+            len--;
+        }
+        handle_line(a, line, len, &b);
+    }
+    if (core_bld_finish(&b) != RC_OK) {
+        core_bld_cleanup(&b);
+        core_bld_init(&b, 256);
+        answer_error(&b, "answer too large");
+    }
+    size_t off = 0;
+    while (off < b.len) {
+        ssize_t n = send(cfd, b.data + off, b.len - off, MSG_NOSIGNAL);
+        if (n <= 0) {
+            break;
+        }
+        off += (size_t)n;
+    }
+    core_bld_cleanup(&b);
+}
+
+static void *admin_main(void *arg) {
+    rt_admin_t *a = arg;
+    pthread_setname_np(pthread_self(), "fr-admin");
+    for (;;) {
+        struct pollfd pfd[2] = {{.fd = a->fd, .events = POLLIN}, {.fd = a->wake[0], .events = POLLIN}};
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        if (pfd[1].revents != 0) {
+            break;
+        }
+        if (pfd[0].revents == 0) {
+            continue;
+        }
+        int cfd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (cfd < 0) {
+            continue;
+        }
+        sweep_abandoned(a);
+        serve_one(a, cfd);
+        close(cfd);
+    }
+    return NULL;
+}
+
+rt_admin_t *rt_admin_start(rt_router_t *rt, const char *path, char *err, size_t err_len) {
+    rt_admin_t *a = core_xcalloc(1, sizeof(*a));
+    a->rt = rt;
+    a->fd = -1;
+    a->wake[0] = a->wake[1] = -1;
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    size_t plen = strlen(path);
+    if (plen == 0 || plen >= sizeof(sun.sun_path)) {
+        snprintf(err, err_len, "admin socket path must be 1..%zu bytes", sizeof(sun.sun_path) - 1);
+        goto fail;
+    }
+    memcpy(sun.sun_path, path, plen + 1);
+    a->path = core_xstrdup(path);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(err, err_len, "admin socket %s exists and is not a socket", path);
+            goto fail;
+        }
+        unlink(path); // stale socket from a previous run
+    }
+    a->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (a->fd < 0 || pipe2(a->wake, O_CLOEXEC) != 0) {
+        snprintf(err, err_len, "admin socket: %s", strerror(errno));
+        goto fail;
+    }
+    mode_t old = umask(0177); // created 0600: the socket is born owner-only
+    int r = bind(a->fd, (const struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (r != 0 || chmod(path, 0600) != 0 || listen(a->fd, 16) != 0) {
+        snprintf(err, err_len, "cannot listen on admin socket %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (pthread_create(&a->thread, NULL, admin_main, a) != 0) {
+        snprintf(err, err_len, "cannot start the admin thread");
+        unlink(path);
+        goto fail;
+    }
+    a->started = true;
+    CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "admin socket on %s", path);
+    return a;
+fail:
+    if (a->fd >= 0) {
+        close(a->fd);
+    }
+    if (a->wake[0] >= 0) {
+        close(a->wake[0]);
+        close(a->wake[1]);
+    }
+    free(a->path);
+    free(a);
+    return NULL;
+}
+
+void rt_admin_stop(rt_admin_t *a) {
+    if (a == NULL) {
+        return;
+    }
+    if (a->started) {
+        char one = 1;
+        ssize_t r = write(a->wake[1], &one, 1);
+        (void)r;
+        pthread_join(a->thread, NULL);
+    }
+    close(a->fd);
+    close(a->wake[0]);
+    close(a->wake[1]);
+    unlink(a->path);
+    while (a->abandoned != NULL) { // the workers are gone: nobody answers these any more
+        admin_req_t *r = a->abandoned;
+        a->abandoned = r->next;
+        req_free(r);
+    }
+    free(a->path);
+    free(a);
+}
