@@ -206,6 +206,7 @@ struct rt_conn {
     bool in_dirty_list;
     bool recv_armed;
     bool rx_paused;       // not reading: our output to this peer is over the limit
+    bool drain_wanted;    // stanzas wait for this stream's output to drain (pool)
     bool send_armed;
     bool closing;         // no more input is processed; freed when no op is in flight
     bool close_after_flush;

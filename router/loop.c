@@ -299,12 +299,14 @@ static void on_send(rt_conn_t *c, int res) {
         return;
     }
     arm_send(c);
-    if (c->rx_paused && rt_conn_out_bytes(c) <= c->w->rt->conf->max_queue_bytes / 2) {
+    bool below = rt_conn_out_bytes(c) <= c->w->rt->conf->max_queue_bytes / 2;
+    if (c->rx_paused && below) {
         c->rx_paused = false;
         arm_recv(c);
-        if (c->kind == RT_CONN_S2S_OUT) {
-            rt_pool_stream_drained(c);
-        }
+    }
+    if (c->drain_wanted && below && !rt_conn_congested(c)) {
+        c->drain_wanted = false;
+        rt_pool_stream_drained(c); // stanzas held back for this stream may go now
     }
     if (!c->send_armed && c->close_after_flush) {
         rt_conn_close(c);

@@ -256,6 +256,9 @@ static void pair_flush(rt_worker_t *w, rt_opair_t *p) {
     while (p->q_head != NULL && !rt_conn_congested(p->stream)) {
         rt_sout_send_stanza(p->stream, pair_dequeue(w, p));
     }
+    if (p->q_head != NULL) {
+        p->stream->drain_wanted = true; // the stream's completed sends will call us again
+    }
 }
 
 static void peer_dispatch(rt_worker_t *w, rt_peer_t *peer);
@@ -785,6 +788,9 @@ void rt_pool_submit(rt_worker_t *w, rt_msg_t *m) {
     p->q_tail = m;
     p->q_bytes += m->size;
     w->q_bytes += m->size;
+    if (p->stream != NULL && p->state == RT_OPAIR_VALID) {
+        p->stream->drain_wanted = true; // queued behind a congested stream
+    }
     if (fresh) {
         bool ready;
         rt_dom_entry_t *e = dom_get(w, p->remote, &ready);

@@ -36,6 +36,7 @@ if(TARGET fedrouter)
   _integ_add(pool_security 60)
   _integ_add(pool_bidi 60)
   _integ_add(pool_sm 60)
+  _integ_add(comp_backpressure 120)
   # Router bug: a domain the peer refuses (host-unknown) backs off the whole peer address and
   # bounces healthy domains there. Enable once fixed (the script says what it expects).
   _integ_add(pool_ghost_domain 60)
