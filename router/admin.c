@@ -109,26 +109,6 @@ void rt_admin_worker_answer(rt_worker_t *w, rt_msg_t *m) {
     rt_msg_free(m);
 }
 
-// post_to_worker appends |m| to worker |t|'s inbox and rings its doorbell (as flush_outboxes in
-// loop.c does for worker-to-worker batches).
-static void post_to_worker(rt_worker_t *t, rt_msg_t *m) {
-    m->next = NULL;
-    pthread_mutex_lock(&t->inbox_lock);
-    bool was_empty = t->inbox_head == NULL;
-    if (t->inbox_tail == NULL) {
-        t->inbox_head = m;
-    } else {
-        t->inbox_tail->next = m;
-    }
-    t->inbox_tail = m;
-    pthread_mutex_unlock(&t->inbox_lock);
-    if (was_empty) {
-        uint64_t one = 1;
-        ssize_t r = write(t->efd, &one, sizeof(one));
-        (void)r;
-    }
-}
-
 // sweep_abandoned frees the timed-out requests every worker has answered since.
 static void sweep_abandoned(rt_admin_t *a) {
     admin_req_t **pp = &a->abandoned;
@@ -156,7 +136,8 @@ static bool ask_workers(rt_admin_t *a, admin_what_t what, core_bld_t *out, bool 
         m->kind = RT_MSG_ADMIN;
         m->admin = r;
         m->size = sizeof(*m);
-        post_to_worker(&rt->workers[i], m);
+        m->next = NULL;
+        rt_worker_deliver(&rt->workers[i], m, m);
     }
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);

@@ -28,22 +28,6 @@ void rt_comp_timeout(rt_conn_t *c) {
     rt_conn_stream_error(c, "connection-timeout", NULL);
 }
 
-static void send_header(rt_conn_t *c, const char *from) {
-    core_bld_t b;
-    core_bld_init(&b, 2048);
-    core_bld_add_str(&b, "<?xml version='1.0'?><stream:stream xmlns='" RT_XS_NS_COMPONENT
-                         "' xmlns:stream='" RT_XS_NS_STREAMS "' from='");
-    core_bld_add_xml_attr(&b, from, strlen(from));
-    core_bld_add_str(&b, "' id='");
-    core_bld_add_str(&b, c->stream_id);
-    core_bld_add_str(&b, "'>");
-    if (core_bld_finish(&b) == RC_OK) {
-        rt_conn_write_bld(c, &b);
-    }
-    core_bld_cleanup(&b);
-    c->header_sent = true;
-}
-
 static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
     rt_conn_t *c = ctx;
     const rt_conf_t *conf = c->w->rt->conf;
@@ -54,7 +38,7 @@ static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
         return false;
     }
     if (strcmp(hdr->ns_default, RT_XS_NS_COMPONENT) != 0) {
-        send_header(c, "");
+        rt_conn_write_header(c, "", NULL, true);
         rt_conn_stream_error(c, "invalid-namespace", "expected jabber:component:accept");
         return false;
     }
@@ -63,12 +47,12 @@ static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
         d = rt_conf_domain(conf, dom);
     }
     if (d == NULL) {
-        send_header(c, "");
+        rt_conn_write_header(c, "", NULL, true);
         rt_conn_stream_error(c, "host-unknown", "no component is configured for this domain");
         return false;
     }
     c->dom_idx = (size_t)(d - conf->domains);
-    send_header(c, d->name);
+    rt_conn_write_header(c, d->name, NULL, true);
     c->state = RT_COMP_WAIT_HANDSHAKE;
     return true;
 }
@@ -139,9 +123,8 @@ static bool on_close(void *ctx) {
 
 const rt_xs_cbs_t rt_comp_cbs = {on_open, on_elem, on_close};
 
-void rt_comp_deliver(rt_worker_t *w, rt_msg_t *m) {
-    const rt_conf_domain_t *d = rt_conf_domain(w->rt->conf, m->tdom);
-    rt_conn_t *c = d ? w->comp_by_domain[d - w->rt->conf->domains] : NULL;
+void rt_comp_deliver(rt_worker_t *w, size_t dom_idx, rt_msg_t *m) {
+    rt_conn_t *c = w->comp_by_domain[dom_idx];
     if (c == NULL || c->closing || c->close_after_flush) {
         rt_route_bounce(w, m, "service-unavailable", "cancel");
         return;

@@ -120,6 +120,36 @@ void rt_conn_write_bld(rt_conn_t *c, const core_bld_t *b) {
     rt_conn_write(c, b->data, b->len);
 }
 
+void rt_conn_write_header(rt_conn_t *c, const char *from, const char *to, bool with_id) {
+    bool comp = c->kind == RT_CONN_COMP;
+    core_bld_t b;
+    core_bld_init(&b, 2048);
+    core_bld_add_str(&b, comp ? "<?xml version='1.0'?><stream:stream xmlns='" RT_XS_NS_COMPONENT
+                                "' xmlns:stream='" RT_XS_NS_STREAMS "'"
+                              : "<?xml version='1.0'?><stream:stream xmlns='" RT_XS_NS_SERVER
+                                "' xmlns:stream='" RT_XS_NS_STREAMS "' xmlns:db='" RT_XS_NS_DIALBACK
+                                "'");
+    core_bld_add_str(&b, " from='");
+    core_bld_add_xml_attr(&b, from, strlen(from));
+    core_bld_add_str(&b, "'");
+    if (to != NULL && to[0] != '\0') {
+        core_bld_add_str(&b, " to='");
+        core_bld_add_xml_attr(&b, to, strlen(to));
+        core_bld_add_str(&b, "'");
+    }
+    if (with_id) {
+        core_bld_add_str(&b, " id='");
+        core_bld_add_xml_attr(&b, c->stream_id, strlen(c->stream_id));
+        core_bld_add_str(&b, "'");
+    }
+    core_bld_add_str(&b, comp ? ">" : " version='1.0' xml:lang='en'>");
+    if (core_bld_finish(&b) == RC_OK) {
+        rt_conn_write_bld(c, &b);
+    }
+    core_bld_cleanup(&b);
+    c->header_sent = true;
+}
+
 // rt_conn_flush seals pending plaintext into TLS records: one pass per loop iteration, so many
 // stanzas share a record (DESIGN.md "Bytes on the wire").
 void rt_conn_flush(rt_conn_t *c) {
@@ -205,22 +235,15 @@ void rt_conn_stream_error(rt_conn_t *c, const char *cond, const char *text) {
              c->w->idx, (unsigned long)c->id, c->peer_text, cond, text ? ": " : "",
              text ? text : "");
     rt_stat_inc(&c->w->stats, RT_STAT_STREAM_ERRORS_SENT);
-    core_bld_t b;
-    core_bld_init(&b, 4096);
     if (!c->header_sent) {
         // An error before our header still goes inside a well-formed stream (RFC 6120 §4.9.1.2).
         if (c->stream_id[0] == '\0') {
             rt_conn_new_stream_id(c);
         }
-        core_bld_add_str(&b, "<?xml version='1.0'?><stream:stream xmlns='");
-        core_bld_add_str(&b, c->kind == RT_CONN_COMP ? RT_XS_NS_COMPONENT : RT_XS_NS_SERVER);
-        core_bld_add_str(&b, "' xmlns:stream='" RT_XS_NS_STREAMS "' from='");
-        core_bld_add_xml_attr(&b, c->hdr_to, strlen(c->hdr_to));
-        core_bld_add_str(&b, "' id='");
-        core_bld_add_str(&b, c->stream_id);
-        core_bld_add_str(&b, "' version='1.0'>");
-        c->header_sent = true;
+        rt_conn_write_header(c, c->hdr_to, NULL, true);
     }
+    core_bld_t b;
+    core_bld_init(&b, 4096);
     core_bld_add_str(&b, "<stream:error><");
     core_bld_add_str(&b, cond);
     core_bld_add_str(&b, " xmlns='" RT_XS_NS_STREAM_ERRORS "'/>");

@@ -112,6 +112,8 @@ rt_msg_t *rt_msg_verify_new(rt_msg_kind_t kind, const char *local, const char *r
 void rt_msg_free(rt_msg_t *m);
 // rt_msg_list_free frees a list of messages linked by |next|.
 void rt_msg_list_free(rt_msg_t *head);
+// rt_msg_append links |m| at the tail of the list (|*head|, |*tail|). Takes |m|.
+void rt_msg_append(rt_msg_t **head, rt_msg_t **tail, rt_msg_t *m);
 
 // ---- connections -------------------------------------------------------------------------------
 typedef enum rt_conn_kind {
@@ -344,6 +346,9 @@ uint64_t rt_now_ms(void);
 // loop.c
 int rt_worker_run(rt_worker_t *w);
 void rt_worker_post(rt_worker_t *from, uint32_t to, rt_msg_t *m); // takes |m|
+// rt_worker_deliver splices the list |head|..|tail| into worker |t|'s inbox and rings its
+// doorbell when the inbox was empty. Takes the list. Thread: any.
+void rt_worker_deliver(rt_worker_t *t, rt_msg_t *head, rt_msg_t *tail);
 void rt_worker_dns_watch(void *loop_ctx, int fd, bool r, bool w);
 void rt_conn_start_connect(rt_conn_t *c);
 
@@ -352,6 +357,11 @@ rt_conn_t *rt_conn_new(rt_worker_t *w, rt_conn_kind_t kind, int fd);
 void rt_conn_write(rt_conn_t *c, const void *data, size_t len);
 void rt_conn_write_str(rt_conn_t *c, const char *s);
 void rt_conn_write_bld(rt_conn_t *c, const core_bld_t *b);
+// rt_conn_write_header writes our stream header: the XML declaration and <stream:stream> in the
+// connection's content namespace (components: jabber:component:accept; s2s: jabber:server with
+// xmlns:db, version 1.0 and xml:lang), with |from|, |to| (left out when NULL or empty) and the
+// connection's stream id when |with_id| (the receiving side). Marks the header sent.
+void rt_conn_write_header(rt_conn_t *c, const char *from, const char *to, bool with_id);
 void rt_conn_mark_dirty(rt_conn_t *c);
 // rt_conn_congested: output waiting for this peer exceeds s2s.max_queue_bytes; writers then
 // queue (bounded) or bounce instead of buffering more, and the connection stops reading.
@@ -429,7 +439,7 @@ void rt_pool_admin_dump(rt_worker_t *w, bool pairs, core_bld_t *b);
 extern const rt_xs_cbs_t rt_comp_cbs;
 void rt_comp_accepted(rt_conn_t *c);
 void rt_comp_timeout(rt_conn_t *c);
-void rt_comp_deliver(rt_worker_t *w, rt_msg_t *m); // takes |m|
+void rt_comp_deliver(rt_worker_t *w, size_t dom_idx, rt_msg_t *m); // to hosted domain dom_idx; takes |m|
 void rt_comp_closed(rt_conn_t *c);
 
 // route.c

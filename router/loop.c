@@ -165,13 +165,24 @@ static void dns_watch_done(rt_worker_t *w, rt_dns_watch_t *dw, int res) {
 }
 
 void rt_worker_post(rt_worker_t *from, uint32_t to, rt_msg_t *m) {
-    m->next = NULL;
-    if (from->outbox_tail[to] == NULL) {
-        from->outbox_head[to] = m;
+    rt_msg_append(&from->outbox_head[to], &from->outbox_tail[to], m);
+}
+
+void rt_worker_deliver(rt_worker_t *t, rt_msg_t *head, rt_msg_t *tail) {
+    pthread_mutex_lock(&t->inbox_lock);
+    bool was_empty = t->inbox_head == NULL;
+    if (t->inbox_tail == NULL) {
+        t->inbox_head = head;
     } else {
-        from->outbox_tail[to]->next = m;
+        t->inbox_tail->next = head;
     }
-    from->outbox_tail[to] = m;
+    t->inbox_tail = tail;
+    pthread_mutex_unlock(&t->inbox_lock);
+    if (was_empty) {
+        uint64_t one = 1;
+        ssize_t r = write(t->efd, &one, sizeof(one));
+        (void)r;
+    }
 }
 
 static void flush_outboxes(rt_worker_t *w) {
@@ -181,22 +192,8 @@ static void flush_outboxes(rt_worker_t *w) {
         if (head == NULL) {
             continue;
         }
-        rt_worker_t *t = &rt->workers[i];
-        pthread_mutex_lock(&t->inbox_lock);
-        bool was_empty = t->inbox_head == NULL;
-        if (t->inbox_tail == NULL) {
-            t->inbox_head = head;
-        } else {
-            t->inbox_tail->next = head;
-        }
-        t->inbox_tail = w->outbox_tail[i];
-        pthread_mutex_unlock(&t->inbox_lock);
+        rt_worker_deliver(&rt->workers[i], head, w->outbox_tail[i]);
         w->outbox_head[i] = w->outbox_tail[i] = NULL;
-        if (was_empty) {
-            uint64_t one = 1;
-            ssize_t r = write(t->efd, &one, sizeof(one));
-            (void)r;
-        }
     }
 }
 

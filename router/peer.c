@@ -778,14 +778,10 @@ void rt_pool_submit(rt_worker_t *w, rt_msg_t *m) {
         }
         return;
     }
-    m->next = NULL;
     if (p->q_tail == NULL) {
-        p->q_head = m;
         p->deadline_ms = w->now_ms + (uint64_t)conf->stanza_timeout_s * 1000u;
-    } else {
-        p->q_tail->next = m;
     }
-    p->q_tail = m;
+    rt_msg_append(&p->q_head, &p->q_tail, m);
     p->q_bytes += m->size;
     w->q_bytes += m->size;
     if (p->stream != NULL && p->state == RT_OPAIR_VALID) {
@@ -870,13 +866,7 @@ void rt_pool_route(rt_worker_t *w, rt_msg_t *m) {
         }
         return;
     }
-    m->next = NULL;
-    if (e->q_tail == NULL) {
-        e->q_head = m;
-    } else {
-        e->q_tail->next = m;
-    }
-    e->q_tail = m;
+    rt_msg_append(&e->q_head, &e->q_tail, m);
     e->q_count++;
     if (!e->resolving) {
         e->resolving = true;

@@ -84,6 +84,16 @@ void rt_msg_free(rt_msg_t *m) {
     free(m);
 }
 
+void rt_msg_append(rt_msg_t **head, rt_msg_t **tail, rt_msg_t *m) {
+    m->next = NULL;
+    if (*tail == NULL) {
+        *head = m;
+    } else {
+        (*tail)->next = m;
+    }
+    *tail = m;
+}
+
 void rt_msg_list_free(rt_msg_t *head) {
     while (head != NULL) {
         rt_msg_t *next = head->next;
@@ -181,24 +191,26 @@ void rt_route_bounce(rt_worker_t *w, rt_msg_t *m, const char *cond, const char *
     rt_msg_free(m);
 }
 
-void rt_route_stanza(rt_worker_t *w, rt_msg_t *m) {
-    rt_router_t *rt = w->rt;
-    const rt_conf_domain_t *d = rt_conf_domain(rt->conf, m->tdom);
-    if (d != NULL) {
-        size_t idx = (size_t)(d - rt->conf->domains);
-        int32_t owner = atomic_load_explicit(&rt->comp_worker[idx], memory_order_acquire);
-        if (owner < 0) {
-            rt_route_bounce(w, m, "service-unavailable", "cancel");
-            return;
-        }
-        if ((uint32_t)owner == w->idx) {
-            rt_comp_deliver(w, m);
-        } else {
-            rt_worker_post(w, (uint32_t)owner, m);
-        }
-        return;
+// deliver_local hands |m| for hosted domain |idx| to the worker of that domain's component.
+static void deliver_local(rt_worker_t *w, size_t idx, rt_msg_t *m) {
+    int32_t owner = atomic_load_explicit(&w->rt->comp_worker[idx], memory_order_acquire);
+    if (owner < 0) {
+        rt_route_bounce(w, m, "service-unavailable", "cancel");
+    } else if ((uint32_t)owner == w->idx) {
+        rt_comp_deliver(w, idx, m);
+    } else {
+        rt_worker_post(w, (uint32_t)owner, m);
     }
-    rt_pool_route(w, m);
+}
+
+void rt_route_stanza(rt_worker_t *w, rt_msg_t *m) {
+    const rt_conf_t *conf = w->rt->conf;
+    const rt_conf_domain_t *d = rt_conf_domain(conf, m->tdom);
+    if (d != NULL) {
+        deliver_local(w, (size_t)(d - conf->domains), m);
+    } else {
+        rt_pool_route(w, m);
+    }
 }
 
 bool rt_route_from_stream(rt_conn_t *c, const rt_xs_elem_t *el, const char *fdom,
@@ -228,14 +240,17 @@ bool rt_route_from_stream(rt_conn_t *c, const rt_xs_elem_t *el, const char *fdom
 
 void rt_route_msg(rt_worker_t *w, rt_msg_t *m) {
     switch (m->kind) {
-    case RT_MSG_STANZA:
+    case RT_MSG_STANZA: {
         // A stanza for a remote domain reaches the worker that owns the domain's pairs.
-        if (rt_conf_domain(w->rt->conf, m->tdom) != NULL) {
-            rt_route_stanza(w, m);
+        const rt_conf_t *conf = w->rt->conf;
+        const rt_conf_domain_t *d = rt_conf_domain(conf, m->tdom);
+        if (d != NULL) {
+            deliver_local(w, (size_t)(d - conf->domains), m);
         } else {
             rt_pool_submit(w, m);
         }
         break;
+    }
     case RT_MSG_VERIFY_REQ:
         rt_pool_submit(w, m);
         break;

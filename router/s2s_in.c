@@ -117,29 +117,6 @@ static void authenticated(rt_conn_t *c) {
     c->deadline_ms = 0;
 }
 
-static void send_header(rt_conn_t *c, const char *from, const char *to) {
-    core_bld_t b;
-    core_bld_init(&b, 2048);
-    core_bld_add_str(&b, "<?xml version='1.0'?><stream:stream xmlns='" RT_XS_NS_SERVER
-                         "' xmlns:stream='" RT_XS_NS_STREAMS "' xmlns:db='" RT_XS_NS_DIALBACK
-                         "' from='");
-    core_bld_add_xml_attr(&b, from, strlen(from));
-    core_bld_add_str(&b, "'");
-    if (to != NULL && to[0] != '\0') {
-        core_bld_add_str(&b, " to='");
-        core_bld_add_xml_attr(&b, to, strlen(to));
-        core_bld_add_str(&b, "'");
-    }
-    core_bld_add_str(&b, " id='");
-    core_bld_add_str(&b, c->stream_id);
-    core_bld_add_str(&b, "' version='1.0' xml:lang='en'>");
-    if (core_bld_finish(&b) == RC_OK) {
-        rt_conn_write_bld(c, &b);
-    }
-    core_bld_cleanup(&b);
-    c->header_sent = true;
-}
-
 static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
     rt_conn_t *c = ctx;
     const rt_conf_t *conf = c->w->rt->conf;
@@ -155,17 +132,17 @@ static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
                  dna_domain_normalize(to, sizeof(to), hdr->to, strlen(hdr->to)) == RC_OK &&
                  rt_conf_domain(conf, to) != NULL;
     if (strcmp(hdr->ns_default, RT_XS_NS_SERVER) != 0) {
-        send_header(c, to_ok ? to : "", NULL);
+        rt_conn_write_header(c, to_ok ? to : "", NULL, true);
         rt_conn_stream_error(c, "invalid-namespace", "expected jabber:server");
         return false;
     }
     if (!to_ok) {
-        send_header(c, "", NULL);
+        rt_conn_write_header(c, "", NULL, true);
         rt_conn_stream_error(c, "host-unknown", "this domain is not served here");
         return false;
     }
     if (c->hdr_to[0] != '\0' && strcmp(c->hdr_to, to) != 0) {
-        send_header(c, to, NULL);
+        rt_conn_write_header(c, to, NULL, true);
         rt_conn_stream_error(c, "host-unknown", "stream 'to' changed on restart");
         return false;
     }
@@ -177,7 +154,7 @@ static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
             RC_OK) {
         c->hdr_from[0] = '\0';
     }
-    send_header(c, to, hdr->from != NULL && c->tls_on ? c->hdr_from : NULL);
+    rt_conn_write_header(c, to, hdr->from != NULL && c->tls_on ? c->hdr_from : NULL, true);
     core_bld_t b;
     core_bld_init(&b, 2048);
     core_bld_add_str(&b, "<stream:features>");

@@ -74,20 +74,7 @@ static void fail(rt_conn_t *c, bool graceful) {
 }
 
 static void send_header(rt_conn_t *c) {
-    core_bld_t b;
-    core_bld_init(&b, 2048);
-    core_bld_add_str(&b, "<?xml version='1.0'?><stream:stream xmlns='" RT_XS_NS_SERVER
-                         "' xmlns:stream='" RT_XS_NS_STREAMS "' xmlns:db='" RT_XS_NS_DIALBACK
-                         "' from='");
-    core_bld_add_xml_attr(&b, c->local, strlen(c->local));
-    core_bld_add_str(&b, "' to='");
-    core_bld_add_xml_attr(&b, c->remote, strlen(c->remote));
-    core_bld_add_str(&b, "' version='1.0' xml:lang='en'>");
-    if (core_bld_finish(&b) == RC_OK) {
-        rt_conn_write_bld(c, &b);
-    }
-    core_bld_cleanup(&b);
-    c->header_sent = true;
+    rt_conn_write_header(c, c->local, c->remote, false); // the initiator sends no id
     set_state(c, RT_SOUT_WAIT_HEADER);
 }
 
@@ -206,13 +193,7 @@ void rt_sout_send_stanza(rt_conn_t *c, rt_msg_t *m) {
         rt_msg_free(m);
         return;
     }
-    m->next = NULL;
-    if (c->sm_tail == NULL) {
-        c->sm_head = m;
-    } else {
-        c->sm_tail->next = m;
-    }
-    c->sm_tail = m;
+    rt_msg_append(&c->sm_head, &c->sm_tail, m);
     c->sm_count++;
     c->sm_bytes += m->size;
     c->sm_sent++;
