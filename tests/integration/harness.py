@@ -1248,30 +1248,42 @@ class Cases:
             raise Fail("%d case(s) failed:\n  - " % len(self.failed) + "\n  - ".join(self.failed))
 
 
-class SilentServer:
-    """Accepts TCP connections on |ip|:<free port> and never sends a byte (timeout cases)."""
+class Listener:
+    """A TCP listener on |ip|:<free port> (.port) whose thread hands every accepted socket to
+    self.on_accept(sock) until .stop_flag is set or the socket closes. Subclasses set their own
+    state first, then call _listen()."""
 
-    def __init__(self, env, ip="127.0.0.1"):
+    def _listen(self, env, ip, backlog):
+        self.port = env.free_port((ip,))
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.port = env.free_port((ip,))
         self.sock.bind((ip, self.port))
-        self.sock.listen(16)
-        self.conns = []
+        self.sock.listen(backlog)
         self.stop_flag = False
-        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t = threading.Thread(target=self._accept_loop, daemon=True)
         self.t.start()
 
-    def _run(self):
+    def _accept_loop(self):
         self.sock.settimeout(0.2)
         while not self.stop_flag:
             try:
                 c, _ = self.sock.accept()
-                self.conns.append(c)
             except socket.timeout:
                 continue
             except OSError:
                 return
+            self.on_accept(c)
+
+
+class SilentServer(Listener):
+    """Accepts TCP connections on |ip|:<free port> and never sends a byte (timeout cases)."""
+
+    def __init__(self, env, ip="127.0.0.1"):
+        self.conns = []
+        self._listen(env, ip, 16)
+
+    def on_accept(self, c):
+        self.conns.append(c)
 
     def close(self):
         self.stop_flag = True
@@ -1394,7 +1406,7 @@ def dialback_key(secret, receiving, originating, stream_id):
                     hashlib.sha256).hexdigest()
 
 
-class FakePeer:
+class FakePeer(Listener):
     """A minimal receiving server for |domain| on |ip|:<free port>: STARTTLS required (server
     certificate for |domain| from |ca|), then offers only dialback (no SASL) and answers each
     db:result with |answer|: 'valid', 'invalid' (then closes the stream), 'error' (dialback error
@@ -1408,27 +1420,13 @@ class FakePeer:
         self.mode = mode
         self.cert = ca.issue("fake-" + domain, [domain])
         self.ca = ca
-        self.port = env.free_port((ip,))
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, self.port))
-        self.sock.listen(8)
         self.log = []
         self.errors = []
         self.cond = threading.Condition()
-        self.stop_flag = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._listen(env, ip, 8)
 
-    def _accept(self):
-        self.sock.settimeout(0.2)
-        while not self.stop_flag:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+    def on_accept(self, c):
+        threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _record(self, item):
         with self.cond:
@@ -1622,32 +1620,17 @@ def tcp_conns(pid, remote=None, local=None):
     return res
 
 
-class AcceptCloseServer:
+class AcceptCloseServer(Listener):
     """Accepts TCP connections on |ip|:<free port> and closes each at once; .accepts holds the
     monotonic time of every accept."""
 
     def __init__(self, env, ip="127.0.0.1"):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.port = env.free_port((ip,))
-        self.sock.bind((ip, self.port))
-        self.sock.listen(64)
         self.accepts = []
-        self.stop_flag = False
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
+        self._listen(env, ip, 64)
 
-    def _run(self):
-        self.sock.settimeout(0.2)
-        while not self.stop_flag:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.accepts.append(time.monotonic())
-            c.close()
+    def on_accept(self, c):
+        self.accepts.append(time.monotonic())
+        c.close()
 
     def close(self):
         self.stop_flag = True
@@ -1659,7 +1642,7 @@ def _cert_names(peercert):
     return [v for k, v in (peercert or {}).get("subjectAltName", ()) if k == "DNS"]
 
 
-class ScriptedPeer:
+class ScriptedPeer(Listener):
     """A scripted receiving server hosting several |domains| on |ip|:<free port>, with one
     certificate from |ca| naming all of them. Per TCP connection: STARTTLS (required), then
     features; SASL EXTERNAL is offered when the stream's 'to' is in |sasl_for| and the client
@@ -1690,30 +1673,16 @@ class ScriptedPeer:
         self.sasl_for = set(sasl_for)
         self.cert = ca.issue(name, self.domains)
         self.ca = ca
-        self.port = env.free_port((ip,))
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, self.port))
-        self.sock.listen(32)
         self.log = []
         self.errors = []
         self.cond = threading.Condition()
-        self.stop_flag = False
         self.nconn = 0
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._listen(env, ip, 32)
 
-    def _accept(self):
-        self.sock.settimeout(0.2)
-        while not self.stop_flag:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.nconn += 1
-            self._record(("accept", self.nconn))
-            threading.Thread(target=self._serve, args=(c, self.nconn), daemon=True).start()
+    def on_accept(self, c):
+        self.nconn += 1
+        self._record(("accept", self.nconn))
+        threading.Thread(target=self._serve, args=(c, self.nconn), daemon=True).start()
 
     def _record(self, item):
         with self.cond:
