@@ -1406,6 +1406,29 @@ def dialback_key(secret, receiving, originating, stream_id):
                     hashlib.sha256).hexdigest()
 
 
+def serve_starttls(conn, sock, header, cert, ca, who):
+    """The receiving side of STARTTLS on StreamConn |conn| over |sock|: sends |header| with a
+    required <starttls/> feature, answers <proceed/>, runs the TLS handshake with |cert| (client
+    certificates optional, checked against |ca|) and returns the initiator's post-TLS stream
+    header event. |who| names the caller in failures."""
+    conn.send(header + "<stream:features><starttls xmlns='%s'><required/></starttls>"
+              "</stream:features>" % NS_TLS)
+    e = conn.next_elem(10, "starttls")
+    if e.name != "starttls":
+        raise Fail("%s: expected starttls, got %r" % (who, e))
+    conn.send("<proceed xmlns='%s'/>" % NS_TLS)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert.cert, cert.key)
+    ctx.load_verify_locations(ca.cert)
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    conn.sock = ctx.wrap_socket(sock, server_side=True)
+    conn.restart()
+    ev = conn.next_event(10)
+    if not ev or ev[0] != "open":
+        raise Fail("%s: no header after TLS: %r" % (who, ev))
+    return ev
+
+
 class FakePeer(Listener):
     """A minimal receiving server for |domain| on |ip|:<free port>: STARTTLS required (server
     certificate for |domain| from |ca|), then offers only dialback (no SASL) and answers each
@@ -1462,22 +1485,8 @@ class FakePeer(Listener):
                           "</stream:stream>" % NS_STREAM_ERR)
                 conn.wait_closed(5)
                 return
-            conn.send(self._header(peer, os.urandom(8).hex()) +
-                      "<stream:features><starttls xmlns='%s'><required/></starttls>"
-                      "</stream:features>" % NS_TLS)
-            e = conn.next_elem(10, "starttls")
-            if e.name != "starttls":
-                raise Fail("fake peer: expected starttls, got %r" % e)
-            conn.send("<proceed xmlns='%s'/>" % NS_TLS)
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(self.cert.cert, self.cert.key)
-            ctx.load_verify_locations(self.ca.cert)
-            ctx.verify_mode = ssl.CERT_OPTIONAL
-            conn.sock = ctx.wrap_socket(sock, server_side=True)
-            conn.restart()
-            ev = conn.next_event(10)
-            if not ev or ev[0] != "open":
-                raise Fail("fake peer: no header after TLS: %r" % (ev,))
+            ev = serve_starttls(conn, sock, self._header(peer, os.urandom(8).hex()), self.cert,
+                                self.ca, "fake peer")
             sid = os.urandom(8).hex()
             conn.send(self._header(peer, sid) +
                       "<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/>"
@@ -1732,23 +1741,9 @@ class ScriptedPeer(Listener):
             if not ev or ev[0] != "open":
                 return
             frm, to = ev[1].get("from"), ev[1].get("to")
-            conn.send(stream_header(to, frm, id=os.urandom(8).hex()) +
-                      "<stream:features><starttls xmlns='%s'><required/></starttls>"
-                      "</stream:features>" % NS_TLS)
-            e = conn.next_elem(10, "starttls")
-            if e.name != "starttls":
-                raise Fail("scripted peer: expected starttls, got %r" % e)
-            conn.send("<proceed xmlns='%s'/>" % NS_TLS)
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(self.cert.cert, self.cert.key)
-            ctx.load_verify_locations(self.ca.cert)
-            ctx.verify_mode = ssl.CERT_OPTIONAL
-            conn.sock = ctx.wrap_socket(sock, server_side=True)
+            ev = serve_starttls(conn, sock, stream_header(to, frm, id=os.urandom(8).hex()),
+                                self.cert, self.ca, "scripted peer")
             client_names = _cert_names(conn.sock.getpeercert())
-            conn.restart()
-            ev = conn.next_event(10)
-            if not ev or ev[0] != "open":
-                raise Fail("scripted peer: no header after TLS: %r" % (ev,))
             frm, to = ev[1].get("from"), ev[1].get("to")
             with self.cond:
                 self.conns[n] = conn
