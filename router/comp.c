@@ -19,18 +19,18 @@ typedef enum rt_comp_state {
 
 void rt_comp_accepted(rt_conn_t *c) {
     c->state = RT_COMP_WAIT_HEADER;
-    c->deadline_ms = c->w->now_ms + (uint64_t)c->w->rt->conf->comp_auth_timeout_s * 1000u;
+    c->deadline_ms = c->w->now_ms + (uint64_t)c->w->conf->comp_auth_timeout_s * 1000u;
 }
 
 void rt_comp_timeout(rt_conn_t *c) {
     LOGC(CORE_LOG_INFO, c, "component did not authenticate within %us",
-         c->w->rt->conf->comp_auth_timeout_s);
+         c->w->conf->comp_auth_timeout_s);
     rt_conn_stream_error(c, "connection-timeout", NULL);
 }
 
 static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
     rt_conn_t *c = ctx;
-    const rt_conf_t *conf = c->w->rt->conf;
+    const rt_conf_t *conf = c->w->conf;
     rt_conn_new_stream_id(c);
     char dom[DNA_DOMAIN_MAX];
     if (c->state != RT_COMP_WAIT_HEADER) {
@@ -59,7 +59,7 @@ static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
 
 static void bind_domain(rt_conn_t *c) {
     rt_router_t *rt = c->w->rt;
-    const char *name = rt->conf->domains[c->dom_idx].name;
+    const char *name = c->w->conf->domains[c->dom_idx].name;
     int32_t expected = -1;
     if (!atomic_compare_exchange_strong(&rt->comp_worker[c->dom_idx], &expected,
                                         (int32_t)c->w->idx)) {
@@ -75,7 +75,7 @@ static void bind_domain(rt_conn_t *c) {
 }
 
 static bool handle_stanza(rt_conn_t *c, const rt_xs_elem_t *el) {
-    const char *mydom = c->w->rt->conf->domains[c->dom_idx].name;
+    const char *mydom = c->w->conf->domains[c->dom_idx].name;
     char fdom[DNA_DOMAIN_MAX], tdom[DNA_DOMAIN_MAX];
     if (el->from == NULL || el->to == NULL ||
         rt_route_jid_domain(el->from, fdom, sizeof(fdom)) != RC_OK ||
@@ -93,7 +93,7 @@ static bool handle_stanza(rt_conn_t *c, const rt_xs_elem_t *el) {
 static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
     rt_conn_t *c = ctx;
     if (c->state == RT_COMP_WAIT_HANDSHAKE) {
-        const rt_conf_domain_t *d = &c->w->rt->conf->domains[c->dom_idx];
+        const rt_conf_domain_t *d = &c->w->conf->domains[c->dom_idx];
         if (strcmp(el->name, "handshake") != 0) {
             rt_conn_stream_error(c, "not-authorized", "handshake expected");
             return false;
@@ -145,7 +145,7 @@ void rt_comp_closed(rt_conn_t *c) {
         rt_router_t *rt = c->w->rt;
         c->w->comp_by_domain[c->dom_idx] = NULL;
         atomic_store(&rt->comp_worker[c->dom_idx], -1);
-        LOGC(CORE_LOG_INFO, c, "component for %s disconnected", rt->conf->domains[c->dom_idx].name);
+        LOGC(CORE_LOG_INFO, c, "component for %s disconnected", c->w->conf->domains[c->dom_idx].name);
         c->state = RT_COMP_WAIT_HEADER;
     }
 }

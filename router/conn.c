@@ -46,7 +46,7 @@ rt_conn_t *rt_conn_new(rt_worker_t *w, rt_conn_kind_t kind, int fd) {
     snprintf(c->peer_text, sizeof(c->peer_text), "-");
     rt_xs_limits_t lim;
     rt_xs_limits_default(&lim);
-    lim.max_stanza_bytes = w->rt->conf->max_stanza_size;
+    lim.max_stanza_bytes = w->conf->max_stanza_size;
     c->xs = rt_xs_new(&lim, cbs_for(kind), c);
     c->next = w->conns;
     if (w->conns != NULL) {
@@ -101,7 +101,7 @@ size_t rt_conn_out_bytes(const rt_conn_t *c) {
 
 bool rt_conn_congested(const rt_conn_t *c) {
     // Unacknowledged stanzas (XEP-0198) count too: a peer that reads but never acks is full.
-    return rt_conn_out_bytes(c) + c->sm_bytes > c->w->rt->conf->max_queue_bytes;
+    return rt_conn_out_bytes(c) + c->sm_bytes > c->w->conf->max_queue_bytes;
 }
 
 void rt_conn_write(rt_conn_t *c, const void *data, size_t len) {
@@ -290,7 +290,7 @@ bool rt_conn_peer_proves(rt_conn_t *c, const char *domain) {
     if (!c->tls_on || !c->tls.peer_chain_ok || c->tls.peer_leaf == NULL) {
         return false;
     }
-    dna_pkix_opts_t opts = {.cn_fallback = c->w->rt->conf->cn_fallback};
+    dna_pkix_opts_t opts = {.cn_fallback = c->w->conf->cn_fallback};
     return dna_pkix_match(c->tls.peer_leaf, domain, &opts) == RC_OK;
 }
 
@@ -320,7 +320,7 @@ static void on_tls_ready(rt_conn_t *c) {
         // domain pair, and a free certificate must not buy unlimited half-open connections.
         rt_router_t *rt = c->w->rt;
         if (pool_addrcount_acquire(rt->unauth_cert, &c->peer_sa,
-                                   rt->conf->max_unauth_per_ip * RT_UNAUTH_CERT_FACTOR)) {
+                                   c->w->conf->max_unauth_per_ip * RT_UNAUTH_CERT_FACTOR)) {
             pool_addrcount_release(rt->unauth, &c->peer_sa);
             c->unauth_cert = true;
         }
@@ -414,7 +414,7 @@ void rt_conn_tick(rt_conn_t *c) {
         }
         return;
     }
-    uint32_t idle = c->w->rt->conf->idle_timeout_s;
+    uint32_t idle = c->w->conf->idle_timeout_s;
     uint64_t last = c->last_rx_ms > c->last_tx_ms ? c->last_rx_ms : c->last_tx_ms;
     if (c->kind != RT_CONN_COMP && idle > 0 && now - last > (uint64_t)idle * 1000u &&
         !c->close_after_flush) {

@@ -293,6 +293,9 @@ typedef struct rt_dns_watch {
 
 struct rt_worker {
     rt_router_t *rt;
+    // The configuration this worker runs on. Worker code reads it here, never through rt->conf:
+    // a reload swaps it between two loop iterations.
+    const rt_conf_t *conf;
     uint32_t idx;
     pthread_t thread;
     struct io_uring ring;

@@ -46,7 +46,7 @@ static void arm_recv(rt_conn_t *c) {
     if (c->recv_armed || c->closing || c->fd < 0) {
         return;
     }
-    if (rt_conn_out_bytes(c) > c->w->rt->conf->max_queue_bytes) {
+    if (rt_conn_out_bytes(c) > c->w->conf->max_queue_bytes) {
         // Backpressure: a peer that does not read what we send gets nothing more read from it.
         c->rx_paused = true;
         return;
@@ -296,7 +296,7 @@ static void on_send(rt_conn_t *c, int res) {
         return;
     }
     arm_send(c);
-    bool below = rt_conn_out_bytes(c) <= c->w->rt->conf->max_queue_bytes / 2;
+    bool below = rt_conn_out_bytes(c) <= c->w->conf->max_queue_bytes / 2;
     if (c->rx_paused && below) {
         c->rx_paused = false;
         arm_recv(c);

@@ -58,6 +58,7 @@ static rc_t worker_init(rt_router_t *rt, rt_worker_t *w, uint32_t idx, char *err
                         size_t err_len) {
     const rt_conf_t *conf = rt->conf;
     w->rt = rt;
+    w->conf = conf;
     w->idx = idx;
     w->op_timer.kind = RT_OP_TIMER;
     w->op_timer.owner = w;

@@ -719,7 +719,7 @@ static void dom_settle(rt_worker_t *w, rt_dom_entry_t *e) {
 // ---- entry points ---------------------------------------------------------------------------------
 
 void rt_pool_submit(rt_worker_t *w, rt_msg_t *m) {
-    const rt_conf_t *conf = w->rt->conf;
+    const rt_conf_t *conf = w->conf;
     if (m->kind == RT_MSG_VERIFY_REQ) {
         rt_out_verify_t *v = core_xcalloc(1, sizeof(*v));
         snprintf(v->local, sizeof(v->local), "%s", m->fdom);

@@ -204,7 +204,7 @@ static void deliver_local(rt_worker_t *w, size_t idx, rt_msg_t *m) {
 }
 
 void rt_route_stanza(rt_worker_t *w, rt_msg_t *m) {
-    const rt_conf_t *conf = w->rt->conf;
+    const rt_conf_t *conf = w->conf;
     const rt_conf_domain_t *d = rt_conf_domain(conf, m->tdom);
     if (d != NULL) {
         deliver_local(w, (size_t)(d - conf->domains), m);
@@ -219,9 +219,9 @@ bool rt_route_from_stream(rt_conn_t *c, const rt_xs_elem_t *el, const char *fdom
     size_t raw_len = el->raw_len;
     core_bld_t b = {0};
     if (el->raw_unsafe) {
-        const char *target_ns = rt_conf_domain(c->w->rt->conf, tdom) != NULL ? RT_XS_NS_COMPONENT
+        const char *target_ns = rt_conf_domain(c->w->conf, tdom) != NULL ? RT_XS_NS_COMPONENT
                                                                              : RT_XS_NS_SERVER;
-        core_bld_init(&b, c->w->rt->conf->max_stanza_size * 2);
+        core_bld_init(&b, c->w->conf->max_stanza_size * 2);
         if (rt_xs_reserialize(c->xs, el, target_ns, &b) != RC_OK) {
             core_bld_cleanup(&b);
             rt_conn_stream_error(c, "policy-violation", "stanza cannot be re-serialised");
@@ -242,7 +242,7 @@ void rt_route_msg(rt_worker_t *w, rt_msg_t *m) {
     switch (m->kind) {
     case RT_MSG_STANZA: {
         // A stanza for a remote domain reaches the worker that owns the domain's pairs.
-        const rt_conf_t *conf = w->rt->conf;
+        const rt_conf_t *conf = w->conf;
         const rt_conf_domain_t *d = rt_conf_domain(conf, m->tdom);
         if (d != NULL) {
             deliver_local(w, (size_t)(d - conf->domains), m);

@@ -25,11 +25,11 @@ typedef enum rt_sin_state {
 void rt_sin_accepted(rt_conn_t *c) {
     rt_router_t *rt = c->w->rt;
     c->state = RT_SIN_WAIT_HEADER;
-    c->deadline_ms = c->w->now_ms + (uint64_t)rt->conf->auth_timeout_s * 1000u;
-    if (!pool_addrcount_acquire(rt->unauth, &c->peer_sa, rt->conf->max_unauth_per_ip)) {
+    c->deadline_ms = c->w->now_ms + (uint64_t)c->w->conf->auth_timeout_s * 1000u;
+    if (!pool_addrcount_acquire(rt->unauth, &c->peer_sa, c->w->conf->max_unauth_per_ip)) {
         rt_stat_inc(&c->w->stats, RT_STAT_UNAUTH_REFUSED);
         LOGI(CORE_LOG_WARN, c, "refused: %u unauthenticated connections from this address",
-             rt->conf->max_unauth_per_ip);
+             c->w->conf->max_unauth_per_ip);
         rt_conn_close(c);
         return;
     }
@@ -40,7 +40,7 @@ void rt_sin_accepted(rt_conn_t *c) {
 }
 
 void rt_sin_timeout(rt_conn_t *c) {
-    LOGI(CORE_LOG_INFO, c, "not authenticated within %us", c->w->rt->conf->auth_timeout_s);
+    LOGI(CORE_LOG_INFO, c, "not authenticated within %us", c->w->conf->auth_timeout_s);
     rt_conn_stream_error(c, "connection-timeout", "not authenticated in time");
 }
 
@@ -119,7 +119,7 @@ static void authenticated(rt_conn_t *c) {
 
 static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
     rt_conn_t *c = ctx;
-    const rt_conf_t *conf = c->w->rt->conf;
+    const rt_conf_t *conf = c->w->conf;
     char to[DNA_DOMAIN_MAX] = "";
     // A restart gives a new stream id: verifications keyed to the old one can never finish.
     for (size_t i = c->pairs.num; i-- > 0;) {
@@ -294,7 +294,6 @@ static const char *key_text(const rt_xs_elem_t *el, size_t *out_len) {
 }
 
 bool rt_sin_handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el) {
-    rt_router_t *rt = c->w->rt;
     char from[DNA_DOMAIN_MAX], to[DNA_DOMAIN_MAX];
     if (el->type != NULL) {
         LOGI(CORE_LOG_INFO, c, "ignoring unsolicited typed db:result (%s)", "inbound stream");
@@ -306,11 +305,11 @@ bool rt_sin_handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el) {
         rt_conn_stream_error(c, "improper-addressing", "db:result needs valid from and to");
         return false;
     }
-    if (rt_conf_domain(rt->conf, to) == NULL) {
+    if (rt_conf_domain(c->w->conf, to) == NULL) {
         db_answer(c, "result", to, from, NULL, "error", "item-not-found");
         return true;
     }
-    if (rt->conf->require_tls && !c->tls_on) {
+    if (c->w->conf->require_tls && !c->tls_on) {
         db_answer(c, "result", to, from, NULL, "error", "policy-violation");
         return true;
     }
@@ -382,7 +381,7 @@ bool rt_sin_handle_db_verify(rt_conn_t *c, const rt_xs_elem_t *el) {
         rt_conn_stream_error(c, "policy-violation", "db:verify id longer than 128 bytes");
         return false;
     }
-    if (rt_conf_domain(rt->conf, to) == NULL) {
+    if (rt_conf_domain(c->w->conf, to) == NULL) {
         db_answer(c, "verify", to, from, el->id, "error", "item-not-found");
         return true;
     }
@@ -443,7 +442,7 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
         rt_conn_end_stream(c);
         return false;
     }
-    if (!c->tls_on && c->w->rt->conf->require_tls) {
+    if (!c->tls_on && c->w->conf->require_tls) {
         rt_conn_stream_error(c, "policy-violation", "STARTTLS is required");
         return false;
     }

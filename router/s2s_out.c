@@ -80,7 +80,7 @@ static void send_header(rt_conn_t *c) {
 
 rt_conn_t *rt_sout_open(rt_worker_t *w, rt_peer_t *peer, const char *local, const char *remote,
                         bool vconn) {
-    const rt_conf_t *conf = w->rt->conf;
+    const rt_conf_t *conf = w->conf;
     int fd = socket(peer->addr.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return NULL;
@@ -302,7 +302,7 @@ static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
     set_state(c, RT_SOUT_WAIT_FEATURES);
     if (hdr->version == NULL) {
         // Pre-1.0 peer: no stream features, so no TLS: refused when TLS is required.
-        if (c->w->rt->conf->require_tls && !c->tls_on) {
+        if (c->w->conf->require_tls && !c->tls_on) {
             LOGO(CORE_LOG_INFO, c, "peer does not speak XMPP 1.0 and TLS is required%s", "");
             fail(c, true);
             return false;
@@ -353,7 +353,7 @@ static void on_features(rt_conn_t *c, const rt_xs_elem_t *el) {
     if (c->vconn) {
         pool_backoff_succeeded(&c->peer->backoff); // the address answers: a working peer
         set_state(c, RT_SOUT_VREADY);
-        c->deadline_ms = c->w->now_ms + (uint64_t)c->w->rt->conf->auth_timeout_s * 1000u;
+        c->deadline_ms = c->w->now_ms + (uint64_t)c->w->conf->auth_timeout_s * 1000u;
         if (c->prove[0] != '\0') {
             rt_pool_vconn_proof(c, rt_conn_peer_proves(c, c->prove));
         }
