@@ -44,6 +44,8 @@ typedef enum conf_kind {
     CONF_K_ADDR,        // "ip:port" -> rt_conf_addr_t
     CONF_K_ADDR_LIST,   // array of "ip:port" -> owned rt_conf_addr_t * + count
     CONF_K_RESOLVER,    // "ip:port[,ip:port]" (validated) -> owned char *
+    CONF_K_PROOFTYPES,  // array of "pkix"/"dane"/"posh" -> dna_policy_t order + num_order
+    CONF_K_ON_FAILURE,  // "dialback" | "refuse" -> dna_on_failure_t
     CONF_K_GROUP,       // nested group, same target struct
     CONF_K_LIST,        // list of groups -> owned array of |sub->elem_size| + count
 } conf_kind_t;
@@ -99,6 +101,17 @@ static const conf_opt_t s2s_opts[] = {
     // RFC 6120 §13.12: a server must accept stanzas of at least 10000 bytes.
     OPT_SIZE("max_stanza_size", 10000, 16 * 1024 * 1024, 262144, max_stanza_size),
     OPT_SIZE("max_queue_bytes", 65536, 1024 * 1024 * 1024, 4194304, max_queue_bytes),
+    OPT_SIZE("max_total_queue_bytes", 1024 * 1024, INT64_C(64) * 1024 * 1024 * 1024,
+             256 * 1024 * 1024, max_total_queue_bytes),
+    OPT_U32("max_pending_pairs", 0, 1, 65536, 128, max_pending_pairs),
+    OPT_U32("shutdown_timeout", 0, 0, 3600, 10, shutdown_timeout_s),
+    OPT_PTR(rt_conf_t, "prooftypes", CONF_K_PROOFTYPES, 0, policy_default),
+    OPT_BOOL(rt_conf_t, "dialback_without_proof", 1,
+             policy_default.allow_dialback_without_proof),
+    OPT_PTR(rt_conf_t, "on_failure", CONF_K_ON_FAILURE, 0, policy_default.on_failure),
+    OPT_BOOL(rt_conf_t, "dane_pkix_usages", 0, dane_pkix_usages),
+    OPT_U32("dna_timeout", 0, 1, 120, 5, dna_timeout_s),
+    {"posh_port", CONF_K_U16, 0, 1, 65535, 443, offsetof(rt_conf_t, posh_port), 0, NULL},
 };
 
 static const conf_opt_t comp_opts[] = {
@@ -126,6 +139,13 @@ static const conf_opt_t domain_opts[] = {
     OPT_PTR(rt_conf_domain_t, "secret", CONF_K_STRING, CONF_F_REQUIRED, secret),
 };
 
+static const conf_opt_t policy_opts[] = {
+    OPT_PTR(rt_conf_policy_t, "domain", CONF_K_DOMAIN, CONF_F_REQUIRED, domain),
+    OPT_PTR(rt_conf_policy_t, "prooftypes", CONF_K_PROOFTYPES, 0, policy),
+    OPT_BOOL(rt_conf_policy_t, "dialback_without_proof", 1, policy.allow_dialback_without_proof),
+    OPT_PTR(rt_conf_policy_t, "on_failure", CONF_K_ON_FAILURE, 0, policy.on_failure),
+};
+
 static const conf_opt_t route_opts[] = {
     OPT_PTR(rt_dns_route_t, "domain", CONF_K_DOMAIN, CONF_F_REQUIRED, domain),
     OPT_PTR(rt_dns_route_t, "host", CONF_K_HOST, CONF_F_REQUIRED, host),
@@ -144,6 +164,8 @@ static const conf_section_t cert_section =
     SECTION("certificates[]", cert_opts, sizeof(rt_conf_cert_t), SIZE_MAX);
 static const conf_section_t domain_section =
     SECTION("domains[]", domain_opts, sizeof(rt_conf_domain_t), SIZE_MAX);
+static const conf_section_t policy_section =
+    SECTION("policies[]", policy_opts, sizeof(rt_conf_policy_t), SIZE_MAX);
 static const conf_section_t route_section =
     SECTION("routes[]", route_opts, sizeof(rt_dns_route_t), SIZE_MAX);
 
@@ -161,6 +183,8 @@ static const conf_opt_t root_opts[] = {
      offsetof(rt_conf_t, num_domains), &domain_section},
     {"routes", CONF_K_LIST, 0, 0, 0, 0, offsetof(rt_conf_t, routes),
      offsetof(rt_conf_t, num_routes), &route_section},
+    {"policies", CONF_K_LIST, 0, 0, 0, 0, offsetof(rt_conf_t, policies),
+     offsetof(rt_conf_t, num_policies), &policy_section},
 };
 static const conf_section_t root_section = SECTION("top level", root_opts, 0, SIZE_MAX);
 
@@ -449,6 +473,51 @@ out:
     return rc;
 }
 
+// conv_prooftypes converts an array of prooftype names into |out|'s order (each at most once).
+static rc_t conv_prooftypes(conf_ctx_t *ctx, const config_setting_t *s, dna_policy_t *out) {
+    rc_t rc = want_string_array(ctx, s);
+    if (rc != RC_OK) {
+        return rc;
+    }
+    size_t num = (size_t)config_setting_length(s);
+    if (num > DNA_PROOF_COUNT) {
+        return conf_fail(ctx, s, "'prooftypes' lists %zu entries; at most %d (pkix, dane, posh)",
+                         num, DNA_PROOF_COUNT);
+    }
+    out->num_order = 0;
+    for (size_t i = 0; i < num; i++) {
+        const char *name = config_setting_get_string_elem(s, (unsigned)i);
+        dna_prooftype_t pt;
+        if (!dna_prooftype_parse(name, strlen(name), &pt) || strlen(name) != 4) {
+            return conf_fail(ctx, s, "'prooftypes': unknown prooftype \"%s\" (want pkix, dane, posh)",
+                             name);
+        }
+        for (size_t j = 0; j < out->num_order; j++) {
+            if (out->order[j] == pt) {
+                return conf_fail(ctx, s, "'prooftypes': \"%s\" is listed twice", name);
+            }
+        }
+        out->order[out->num_order++] = pt;
+    }
+    return RC_OK;
+}
+
+static rc_t conv_on_failure(conf_ctx_t *ctx, const config_setting_t *s, dna_on_failure_t *out) {
+    const char *str = NULL;
+    rc_t rc = want_string(ctx, s, &str);
+    if (rc != RC_OK) {
+        return rc;
+    }
+    if (strcmp(str, "dialback") == 0) {
+        *out = DNA_ON_FAILURE_DIALBACK;
+    } else if (strcmp(str, "refuse") == 0) {
+        *out = DNA_ON_FAILURE_REFUSE;
+    } else {
+        return conf_fail(ctx, s, "'on_failure' = \"%s\": want \"dialback\" or \"refuse\"", str);
+    }
+    return RC_OK;
+}
+
 static rc_t conv_int(conf_ctx_t *ctx, const config_setting_t *s, const conf_opt_t *opt,
                      int64_t *out) {
     if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
@@ -550,6 +619,10 @@ static rc_t apply_opt(conf_ctx_t *ctx, const config_setting_t *s, const conf_opt
         return conv_resolver(ctx, s, (char **)field);
     case CONF_K_ADDR:
         return conv_addr(ctx, s, (rt_conf_addr_t *)field);
+    case CONF_K_PROOFTYPES:
+        return conv_prooftypes(ctx, s, (dna_policy_t *)field);
+    case CONF_K_ON_FAILURE:
+        return conv_on_failure(ctx, s, (dna_on_failure_t *)field);
     case CONF_K_ADDR_LIST: {
         if ((rc = want_string_array(ctx, s)) != RC_OK) {
             return rc;
@@ -610,6 +683,16 @@ static void apply_defaults(const conf_section_t *sec, void *base) {
             break;
         case CONF_K_LOG_LEVEL:
             *(int *)field = (int)opt->def;
+            break;
+        case CONF_K_PROOFTYPES: {
+            dna_policy_t def;
+            dna_policy_default(&def);
+            memcpy(((dna_policy_t *)field)->order, def.order, sizeof(def.order));
+            ((dna_policy_t *)field)->num_order = def.num_order;
+            break;
+        }
+        case CONF_K_ON_FAILURE:
+            *(dna_on_failure_t *)field = DNA_ON_FAILURE_DIALBACK;
             break;
         case CONF_K_GROUP:
             apply_defaults(opt->sub, base);
@@ -728,6 +811,40 @@ static rc_t finish_routes(conf_ctx_t *ctx, const config_t *cf, const rt_conf_t *
     return RC_OK;
 }
 
+static int cmp_policy(const void *a, const void *b) {
+    return strcmp(((const rt_conf_policy_t *)a)->domain, ((const rt_conf_policy_t *)b)->domain);
+}
+
+// finish_policies lets each per-domain policy inherit the keys it does not set from s2s's
+// default, sorts them by domain and rejects duplicates.
+static rc_t finish_policies(conf_ctx_t *ctx, const config_t *cf, rt_conf_t *conf) {
+    const config_setting_t *list = config_setting_get_member(config_root_setting(cf), "policies");
+    const dna_policy_t *def = &conf->policy_default;
+    for (size_t i = 0; i < conf->num_policies; i++) {
+        const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+        dna_policy_t *p = &conf->policies[i].policy;
+        if (config_setting_get_member(e, "prooftypes") == NULL) {
+            memcpy(p->order, def->order, sizeof(p->order));
+            p->num_order = def->num_order;
+        }
+        if (config_setting_get_member(e, "dialback_without_proof") == NULL) {
+            p->allow_dialback_without_proof = def->allow_dialback_without_proof;
+        }
+        if (config_setting_get_member(e, "on_failure") == NULL) {
+            p->on_failure = def->on_failure;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(conf->policies[i].domain, conf->policies[j].domain) == 0) {
+                return conf_fail(ctx, e, "duplicate policy for \"%s\"", conf->policies[i].domain);
+            }
+        }
+    }
+    if (conf->num_policies > 1) {
+        qsort(conf->policies, conf->num_policies, sizeof(*conf->policies), cmp_policy);
+    }
+    return RC_OK;
+}
+
 static rc_t finish(conf_ctx_t *ctx, const config_t *cf, rt_conf_t *conf, bool workers_set) {
     rc_t rc;
     if (!workers_set) {
@@ -745,6 +862,15 @@ static rc_t finish(conf_ctx_t *ctx, const config_t *cf, rt_conf_t *conf, bool wo
     }
     if ((rc = finish_routes(ctx, cf, conf)) != RC_OK) {
         return rc;
+    }
+    if ((rc = finish_policies(ctx, cf, conf)) != RC_OK) {
+        return rc;
+    }
+    if (conf->max_total_queue_bytes < conf->max_queue_bytes) {
+        const config_setting_t *s = config_lookup(cf, "s2s.max_total_queue_bytes");
+        return conf_fail(ctx, s ? s : config_lookup(cf, "s2s"),
+                         "'max_total_queue_bytes' (%zu) must be at least 'max_queue_bytes' (%zu)",
+                         conf->max_total_queue_bytes, conf->max_queue_bytes);
     }
     if (conf->dialback_secret == NULL) {
         uint8_t raw[CONF_SECRET_BYTES];
@@ -862,7 +988,29 @@ void rt_conf_free(rt_conf_t *conf) {
         free(conf->routes[i].host);
     }
     free(conf->routes);
+    for (size_t i = 0; i < conf->num_policies; i++) {
+        free(conf->policies[i].domain);
+    }
+    free(conf->policies);
     free(conf);
+}
+
+const dna_policy_t *rt_conf_policy(const rt_conf_t *conf, const char *domain) {
+    size_t lo = 0;
+    size_t hi = conf->num_policies;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(domain, conf->policies[mid].domain);
+        if (c == 0) {
+            return &conf->policies[mid].policy;
+        }
+        if (c < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return &conf->policy_default;
 }
 
 const rt_conf_domain_t *rt_conf_domain(const rt_conf_t *conf, const char *name) {

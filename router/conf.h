@@ -20,7 +20,20 @@
 //     max_unauth_per_ip = 16;          # unauthenticated inbound connections per source address
 //     max_stanza_size = 262144;        # bytes
 //     max_queue_bytes = 4194304;       # bytes queued per outbound stream
+//     max_total_queue_bytes = 268435456; # bytes queued in all outbound pairs of a worker
+//     max_pending_pairs = 128;         # inbound pairs awaiting dialback per stream
+//     shutdown_timeout = 10;           # s: SIGTERM drains queues this long, then bounces
+//     prooftypes = [ "pkix", "dane", "posh" ];  # default policy: prooftypes in order
+//     dialback_without_proof = true;   # no prooftype has material: may dialback decide?
+//     on_failure = "dialback";         # a prooftype says no: "dialback" or "refuse"
+//     dane_pkix_usages = false;        # honour TLSA usages PKIX-TA(0)/PKIX-EE(1)
+//     dna_timeout = 5;                 # s: a DANE/POSH lookup gives up (temporary failure)
+//     posh_port = 443;                 # HTTPS port of POSH documents
 //   };
+//   policies = (                       # per remote domain; keys not given inherit s2s's
+//     { domain = "secure.example"; prooftypes = [ "dane" ]; dialback_without_proof = false;
+//       on_failure = "refuse"; }
+//   );
 //   components = {
 //     listen = [ "127.0.0.1:5347" ];
 //     auth_timeout = 10;
@@ -44,6 +57,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "dna/prooftype.h"
 #include "router/core/rc.h"
 #include "router/dns.h"
 
@@ -66,6 +80,12 @@ typedef struct rt_conf_domain {
     size_t cert_idx; // index into certs, or SIZE_MAX when no certificate names this domain
 } rt_conf_domain_t;
 
+// rt_conf_policy_t is the prooftype policy of one remote domain (policies[]).
+typedef struct rt_conf_policy {
+    char *domain; // A-label, lower case
+    dna_policy_t policy;
+} rt_conf_policy_t;
+
 typedef struct rt_conf {
     uint32_t workers;
     int log_level; // core_log_level_t
@@ -86,6 +106,17 @@ typedef struct rt_conf {
     uint32_t max_unauth_per_ip;
     size_t max_stanza_size;
     size_t max_queue_bytes;
+    size_t max_total_queue_bytes;
+    uint32_t max_pending_pairs;
+    uint32_t shutdown_timeout_s;
+
+    // Domain ownership (dna/): the default policy, per-domain policies sorted by domain.
+    dna_policy_t policy_default;
+    rt_conf_policy_t *policies;
+    size_t num_policies;
+    bool dane_pkix_usages;
+    uint32_t dna_timeout_s;
+    uint16_t posh_port;
 
     rt_conf_addr_t *comp_listen;
     size_t num_comp_listen;
@@ -110,6 +141,10 @@ typedef struct rt_conf {
 // domain names (normalised to A-labels), and that every file named exists and is readable.
 RT_MUSTCHECK rc_t rt_conf_load(const char *path, rt_conf_t **out, char *err, size_t err_len);
 void rt_conf_free(rt_conf_t *conf);
+
+// rt_conf_policy returns the prooftype policy for remote domain |domain| (A-label): its entry in
+// policies[], else the default. Never NULL. Binary search.
+const dna_policy_t *rt_conf_policy(const rt_conf_t *conf, const char *domain);
 
 // rt_conf_domain finds hosted domain |name| (A-label) or returns NULL. Binary search.
 const rt_conf_domain_t *rt_conf_domain(const rt_conf_t *conf, const char *name);

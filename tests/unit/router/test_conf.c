@@ -424,6 +424,69 @@ static void test_many_domains(void) {
 }
 
 // The shipped sample documents every option; it must stay loadable.
+// Prooftype policies, their inheritance from s2s, and the new limits.
+static void test_policies(void) {
+    rt_conf_t *c = load_ok("# defaults\n");
+    const dna_policy_t *d = rt_conf_policy(c, "any.example");
+    T_ASSERT(d == &c->policy_default);
+    T_ASSERT_EQ(d->num_order, 3);
+    T_ASSERT_EQ(d->order[0], DNA_PROOF_PKIX);
+    T_ASSERT_EQ(d->order[1], DNA_PROOF_DANE);
+    T_ASSERT_EQ(d->order[2], DNA_PROOF_POSH);
+    T_ASSERT(d->allow_dialback_without_proof);
+    T_ASSERT_EQ(d->on_failure, DNA_ON_FAILURE_DIALBACK);
+    T_ASSERT(!c->dane_pkix_usages);
+    T_ASSERT_EQ(c->dna_timeout_s, 5);
+    T_ASSERT_EQ(c->posh_port, 443);
+    T_ASSERT_EQ(c->max_pending_pairs, 128);
+    T_ASSERT_EQ(c->shutdown_timeout_s, 10);
+    T_ASSERT_EQ(c->max_total_queue_bytes, (size_t)256 * 1024 * 1024);
+    rt_conf_free(c);
+
+    c = load_ok("s2s = { prooftypes = [ \"posh\", \"PKIX\" ]; on_failure = \"refuse\";\n"
+                "  dialback_without_proof = false; max_pending_pairs = 7; shutdown_timeout = 3; };\n"
+                "policies = (\n"
+                "  { domain = \"Z.Example\"; prooftypes = [ \"dane\" ]; },\n"
+                "  { domain = \"a.example\"; on_failure = \"dialback\"; dialback_without_proof = true; }\n"
+                ");\n");
+    d = rt_conf_policy(c, "other.example");
+    T_ASSERT_EQ(d->num_order, 2);
+    T_ASSERT_EQ(d->order[0], DNA_PROOF_POSH);
+    T_ASSERT_EQ(d->order[1], DNA_PROOF_PKIX);
+    T_ASSERT_EQ(d->on_failure, DNA_ON_FAILURE_REFUSE);
+    T_ASSERT(!d->allow_dialback_without_proof);
+    T_ASSERT_EQ(c->max_pending_pairs, 7);
+    T_ASSERT_EQ(c->shutdown_timeout_s, 3);
+    const dna_policy_t *z = rt_conf_policy(c, "z.example");
+    T_ASSERT(z != d);
+    T_ASSERT_EQ(z->num_order, 1);
+    T_ASSERT_EQ(z->order[0], DNA_PROOF_DANE);
+    T_ASSERT_EQ(z->on_failure, DNA_ON_FAILURE_REFUSE); // inherited
+    T_ASSERT(!z->allow_dialback_without_proof);        // inherited
+    const dna_policy_t *a = rt_conf_policy(c, "a.example");
+    T_ASSERT_EQ(a->num_order, 2); // inherited order
+    T_ASSERT_EQ(a->order[0], DNA_PROOF_POSH);
+    T_ASSERT_EQ(a->on_failure, DNA_ON_FAILURE_DIALBACK);
+    T_ASSERT(a->allow_dialback_without_proof);
+    T_ASSERT_EQ(dna_policy_check(a), RC_OK);
+    rt_conf_free(c);
+
+    // An empty list means no prooftype: dialback only.
+    c = load_ok("s2s = { prooftypes = []; };\n");
+    T_ASSERT_EQ(c->policy_default.num_order, 0);
+    rt_conf_free(c);
+
+    load_err("s2s = {\n  prooftypes = [ \"x509\" ];\n};\n", 2, "unknown prooftype \"x509\"");
+    load_err("s2s = {\n  prooftypes = [ \"pkix\", \"pkix\" ];\n};\n", 2, "listed twice");
+    load_err("s2s = {\n  prooftypes = [ \"pkixx\" ];\n};\n", 2, "unknown prooftype");
+    load_err("s2s = {\n  on_failure = \"ignore\";\n};\n", 2, "want \"dialback\" or \"refuse\"");
+    load_err("policies = (\n  { domain = \"a.example\"; },\n  { domain = \"A.example\"; }\n);\n", 3,
+             "duplicate policy for \"a.example\"");
+    load_err("policies = (\n  { prooftypes = [ \"dane\" ]; }\n);\n", 2, "missing required key 'domain'");
+    load_err("s2s = {\n  max_total_queue_bytes = 2000000;\n};\n", 2,
+             "must be at least 'max_queue_bytes'");
+}
+
 static void test_sample(void) {
     char src[PATH_MAX];
     char dst[PATH_MAX + 32];
@@ -473,6 +536,7 @@ int main(void) {
 
     test_full();
     test_defaults();
+    test_policies();
     test_random_secret();
     test_errors();
     test_normalise();
