@@ -1,15 +1,19 @@
 // dns.c: outbound s2s address resolution on c-ares (RFC 6120 §3.2, RFC 2782, XEP-0368).
 //
 // A resolution is a job: static route (no DNS) | cache hit | SRV pair -> A/AAAA of each target |
-// A/AAAA fallback of the bare domain. c-ares owns the sockets; its socket state callback is
+// A/AAAA fallback of the bare domain. Two more job kinds share the machinery: a TLSA lookup (one
+// query) and a host lookup (A/AAAA of one name, rt_dns_resolve_host). c-ares owns the sockets; its socket state callback is
 // forwarded to the loop's |watch| callback. Finished jobs go to a ready queue and their callbacks
 // run from rt_dns_tick / rt_dns_process (never from rt_dns_resolve_s2s).
 //
 // c-ares 1.18.1 has no per-query cancel, so a cancelled job stays allocated (flagged) until its
 // outstanding c-ares queries complete, then it is freed without running its callback.
 //
-// TTLs: ares_parse_srv_reply drops TTLs, so the SRV answer's TTLs are read by a small bounded
-// walk over the answer section (dns_answer_min_ttl); A/AAAA TTLs come from ares_addrinfo_node.
+// SRV and TLSA queries are built by dna_dnsmsg_query (AD=1, EDNS0 DO=1), sent with ares_send and
+// parsed by dna_dnsmsg_parse (bounded, untrusted input); their TTLs come from its min_ttl.
+// A/AAAA TTLs come from ares_addrinfo_node. c-ares (1.18) puts its own random ID into a query it
+// sends and delivers only an answer whose ID and question match it, so the ID we parse against
+// is the answer's own; dna_dnsmsg_parse checks the question again.
 #include "router/dns.h"
 
 #include <ares.h>
@@ -21,6 +25,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "dna/dnsmsg.h"
 #include "router/core/bytes.h"
 #include "router/core/log.h"
 
@@ -35,6 +40,14 @@
 #define DNS_NEG_TTL_S 30      // RC_DNS_NOT_FOUND is cached this long
 #define DNS_DEFAULT_PORT 5269 // A/AAAA fallback (CORE-4)
 #define DNS_NAME_MAX 253
+#define DNS_QUERY_MAX 512 // a built query: header, question (<= 255-byte name), OPT
+
+// What a job resolves.
+typedef enum dns_kind {
+    DNS_KIND_S2S = 0,  // rt_dns_resolve_s2s
+    DNS_KIND_HOST = 1, // rt_dns_resolve_host: A/AAAA of one name, no cache
+    DNS_KIND_TLSA = 2, // rt_dns_resolve_tlsa: one TLSA query
+} dns_kind_t;
 
 enum { DNS_SVC_XMPPS = 0, DNS_SVC_XMPP = 1, DNS_NUM_SVC = 2 };
 
@@ -53,6 +66,7 @@ static const char *const dns_srv_res_names[] = {"pending", "records", "none", "n
 typedef enum dns_job_state {
     DNS_JOB_SRV,   // waiting for both SRV answers
     DNS_JOB_ADDR,  // waiting for A/AAAA of the targets
+    DNS_JOB_TLSA,  // waiting for the TLSA answer
     DNS_JOB_READY, // result in |rc|/|addrs|, on the ready queue
 } dns_job_state_t;
 
@@ -72,7 +86,8 @@ typedef struct dns_target {
     uint16_t weight;
     bool direct_tls;
     bool from_srv;
-    bool failed;    // resolution failed hard (not NXDOMAIN/NODATA)
+    bool srv_secure; // the SRV answer that named it had AD set
+    bool failed;     // resolution failed hard (not NXDOMAIN/NODATA)
     int alias;      // index of an earlier target with the same host, or -1
     uint8_t num_v6; // addresses, c-ares order within a family
     uint8_t num_v4;
@@ -84,14 +99,16 @@ typedef struct dns_target {
 struct rt_dns_job {
     rt_dns_job_t *prev, *next; // on dns->active or dns->ready
     rt_dns_t *dns;
-    rt_dns_cb cb;
+    dns_kind_t kind;
+    rt_dns_cb cb;           // S2S, HOST
+    rt_dns_tlsa_cb tlsa_cb; // TLSA
     void *ctx;
     bool cancelled;
     bool cacheable;
     bool degraded; // part of the answer failed (timeout/SERVFAIL): cache it briefly only
     dns_job_state_t state;
     size_t pending; // outstanding c-ares queries (+1 while starting them)
-    char domain[DNS_NAME_MAX + 1];
+    char domain[DNS_NAME_MAX + 1]; // TLSA: the owner name queried
     dns_srv_res_t srv[DNS_NUM_SVC];
     dns_q_t srv_q[DNS_NUM_SVC];
     uint32_t ttl_s; // min TTL seen so far
@@ -100,23 +117,33 @@ struct rt_dns_job {
     rc_t rc;
     size_t num_addrs;
     rt_dns_addr_t addrs[DNS_MAX_ADDRS];
+    // TLSA
+    dns_q_t tlsa_q;
+    dna_dnssec_t dnssec;
+    uint32_t tlsa_ttl;
+    const char *tlsa_why; // static note for the log
+    dna_tlsa_set_t set;   // SECURE only
 };
 
 typedef struct dns_list {
     rt_dns_job_t *head, *tail;
 } dns_list_t;
 
-// A cached final answer: |rc| and, for RC_OK, the resolved targets (ordering is redone on each
-// hit so that RFC 2782 weights keep spreading the load).
+// A cached final answer, keyed by (kind, name). S2S: |rc| and, for RC_OK, the resolved targets
+// (ordering is redone on each hit so that RFC 2782 weights keep spreading the load). TLSA: the
+// DNSSEC state and, when SECURE, the record set.
 typedef struct dns_cache_ent {
     struct dns_cache_ent *hnext;               // hash chain
     struct dns_cache_ent *lru_prev, *lru_next; // head = most recently used
+    dns_kind_t kind;
     char *domain;
     uint64_t hash;
     uint64_t expires_ms;
     rc_t rc;
     size_t num_targets;
     dns_target_t *targets;
+    dna_dnssec_t dnssec;
+    dna_tlsa_set_t *set; // owned; TLSA SECURE only
 } dns_cache_ent_t;
 
 struct rt_dns {
@@ -185,6 +212,7 @@ static void list_remove(dns_list_t *l, rt_dns_job_t *job) {
 
 static void job_free(rt_dns_job_t *job) {
     job->dns->num_jobs--;
+    dna_tlsa_set_cleanup(&job->set);
     free(job);
 }
 
@@ -231,69 +259,6 @@ static bool is_fail_status(int status) {
     return status != ARES_SUCCESS && status != ARES_ENODATA && status != ARES_ENOTFOUND;
 }
 
-// --- SRV answer TTL walk (bounded cursor over c-ares' answer buffer) ----------------------------
-
-// dns_skip_name skips one wire-format name: labels ending in the root or a compression pointer.
-RT_MUSTCHECK static bool dns_skip_name(core_cur_t *cur) {
-    for (size_t n = 0; n < 128; n++) {
-        uint8_t len;
-        if (!core_cur_get_u8(cur, &len)) {
-            return false;
-        }
-        if (len == 0) {
-            return true;
-        }
-        if ((len & 0xc0) == 0xc0) {
-            return core_cur_skip(cur, 1);
-        }
-        if ((len & 0xc0) != 0 || !core_cur_skip(cur, len)) {
-            return false;
-        }
-    }
-    return false;
-}
-
-// dns_answer_min_ttl stores in |*out_ttl| the smallest TTL of the answer-section records of
-// |type| in the DNS message |buf|. False if the message is malformed or has no such record.
-RT_MUSTCHECK static bool dns_answer_min_ttl(uint32_t *out_ttl, const uint8_t *buf, size_t len,
-                                            uint16_t type) {
-    core_cur_t cur;
-    uint16_t qdcount, ancount;
-    bool found = false;
-    uint32_t min = UINT32_MAX;
-    core_cur_init(&cur, buf, len);
-    if (!core_cur_skip(&cur, 4) || !core_cur_get_u16(&cur, &qdcount) ||
-        !core_cur_get_u16(&cur, &ancount) || !core_cur_skip(&cur, 4)) {
-        return false;
-    }
-    for (uint16_t i = 0; i < qdcount; i++) {
-        if (!dns_skip_name(&cur) || !core_cur_skip(&cur, 4)) {
-            return false;
-        }
-    }
-    for (uint16_t i = 0; i < ancount; i++) {
-        uint16_t rtype, rclass;
-        uint32_t ttl;
-        core_cur_t rdata;
-        if (!dns_skip_name(&cur) || !core_cur_get_u16(&cur, &rtype) ||
-            !core_cur_get_u16(&cur, &rclass) || !core_cur_get_u32(&cur, &ttl) ||
-            !core_cur_get_u16_prefixed(&cur, &rdata)) {
-            return false;
-        }
-        if (rtype == type) {
-            if (ttl > INT32_MAX) {
-                ttl = 0; // RFC 2181 §8
-            }
-            min = ttl < min ? ttl : min;
-            found = true;
-        }
-    }
-    if (found) {
-        *out_ttl = min;
-    }
-    return found;
-}
-
 static void job_ttl(rt_dns_job_t *job, uint32_t ttl) {
     if (ttl < job->ttl_s) {
         job->ttl_s = ttl;
@@ -302,8 +267,10 @@ static void job_ttl(rt_dns_job_t *job, uint32_t ttl) {
 
 // --- cache -------------------------------------------------------------------------------------
 
-static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ULL; // FNV-1a
+static uint64_t hash_key(dns_kind_t kind, const char *s) {
+    uint64_t h = 1469598103934665603ULL; // FNV-1a over the kind and the name
+    h ^= (uint8_t)kind;
+    h *= 1099511628211ULL;
     for (; *s != '\0'; s++) {
         h ^= (uint8_t)*s;
         h *= 1099511628211ULL;
@@ -330,6 +297,10 @@ static void cache_unlink(rt_dns_t *dns, dns_cache_ent_t *e) {
     dns->num_cached--;
     free(e->domain);
     free(e->targets);
+    if (e->set != NULL) {
+        dna_tlsa_set_cleanup(e->set);
+        free(e->set);
+    }
     free(e);
 }
 
@@ -344,13 +315,13 @@ static void lru_push_front(rt_dns_t *dns, dns_cache_ent_t *e) {
     dns->lru_head = e;
 }
 
-// cache_get returns the live entry for |domain| (marking it recently used) or NULL; expired
-// entries are dropped on the way.
-static dns_cache_ent_t *cache_get(rt_dns_t *dns, const char *domain) {
-    uint64_t h = hash_str(domain);
+// cache_get returns the live entry of |kind| for |domain| (marking it recently used) or NULL;
+// expired entries are dropped on the way.
+static dns_cache_ent_t *cache_get(rt_dns_t *dns, dns_kind_t kind, const char *domain) {
+    uint64_t h = hash_key(kind, domain);
     dns_cache_ent_t *e = dns->buckets[h & (dns->num_buckets - 1)];
     for (; e != NULL; e = e->hnext) {
-        if (e->hash == h && strcmp(e->domain, domain) == 0) {
+        if (e->hash == h && e->kind == kind && strcmp(e->domain, domain) == 0) {
             break;
         }
     }
@@ -373,14 +344,40 @@ static dns_cache_ent_t *cache_get(rt_dns_t *dns, const char *domain) {
     return e;
 }
 
-// cache_put stores the final answer of |job| (replacing an older one), evicting the least
-// recently used entry when full. RC_DNS_FAIL is not cached; RC_DNS_NOT_FOUND and answers that
-// are partly based on failed queries are kept DNS_NEG_TTL_S at most.
+// cache_insert makes a new entry of |kind| for |domain| that expires in |ttl_s| seconds
+// (replacing an older one), evicting the least recently used entries when full; the caller fills
+// in the answer.
+static dns_cache_ent_t *cache_insert(rt_dns_t *dns, dns_kind_t kind, const char *domain,
+                                     uint32_t ttl_s) {
+    dns_cache_ent_t *e = cache_get(dns, kind, domain);
+    if (e != NULL) {
+        cache_unlink(dns, e);
+    }
+    while (dns->num_cached >= dns->cache_max && dns->lru_tail != NULL) {
+        cache_unlink(dns, dns->lru_tail);
+    }
+    e = core_xcalloc(1, sizeof(*e));
+    e->kind = kind;
+    e->domain = core_xstrdup(domain);
+    e->hash = hash_key(kind, domain);
+    e->expires_ms = now_ms() + (uint64_t)ttl_s * 1000u;
+    dns_cache_ent_t **b = &dns->buckets[e->hash & (dns->num_buckets - 1)];
+    e->hnext = *b;
+    *b = e;
+    lru_push_front(dns, e);
+    dns->num_cached++;
+    return e;
+}
+
+// cache_put stores the final answer of the s2s |job|. RC_DNS_FAIL is not cached;
+// RC_DNS_NOT_FOUND and answers that are partly based on failed queries are kept DNS_NEG_TTL_S
+// at most.
 static void cache_put(rt_dns_t *dns, const rt_dns_job_t *job) {
     uint32_t ttl;
     size_t n = 0;
     dns_cache_ent_t *e = NULL;
-    if (!job->cacheable || dns->cache_max == 0 || job->rc == RC_DNS_FAIL) {
+    if (!job->cacheable || dns->cache_max == 0 || job->rc == RC_DNS_FAIL ||
+        job->kind != DNS_KIND_S2S) {
         return;
     }
     ttl = job->rc == RC_OK && !job->degraded ? job->ttl_s : DNS_NEG_TTL_S;
@@ -389,17 +386,7 @@ static void cache_put(rt_dns_t *dns, const rt_dns_job_t *job) {
     if (ttl == 0) {
         return;
     }
-    e = cache_get(dns, job->domain);
-    if (e != NULL) {
-        cache_unlink(dns, e);
-    }
-    while (dns->num_cached >= dns->cache_max && dns->lru_tail != NULL) {
-        cache_unlink(dns, dns->lru_tail);
-    }
-    e = core_xcalloc(1, sizeof(*e));
-    e->domain = core_xstrdup(job->domain);
-    e->hash = hash_str(job->domain);
-    e->expires_ms = now_ms() + (uint64_t)ttl * 1000u;
+    e = cache_insert(dns, DNS_KIND_S2S, job->domain, ttl);
     e->rc = job->rc;
     if (job->rc == RC_OK) {
         e->targets = core_xcalloc(job->num_targets, sizeof(dns_target_t));
@@ -411,11 +398,6 @@ static void cache_put(rt_dns_t *dns, const rt_dns_job_t *job) {
         }
     }
     e->num_targets = n;
-    dns_cache_ent_t **b = &dns->buckets[e->hash & (dns->num_buckets - 1)];
-    e->hnext = *b;
-    *b = e;
-    lru_push_front(dns, e);
-    dns->num_cached++;
 }
 
 // --- ordering and result -----------------------------------------------------------------------
@@ -516,6 +498,7 @@ static void add_addr(rt_dns_job_t *job, const dns_target_t *t, int family, const
     core_memcpy(a->host, t->host, sizeof(a->host)); // NUL-terminated within its 256 bytes
     a->direct_tls = t->direct_tls;
     a->from_srv = t->from_srv;
+    a->srv_secure = t->srv_secure;
 }
 
 // build_result orders |targets| and flattens their addresses (IPv6 first, then IPv4, per target)
@@ -544,8 +527,11 @@ static void job_ready(rt_dns_job_t *job) {
         job_free(job);
         return;
     }
-    CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_DNS, "resolved %s: %s, %zu address(es)",
-             esc(b, sizeof(b), job->domain), rc_str(job->rc), job->num_addrs);
+    if (job->kind != DNS_KIND_TLSA) { // tlsa_finish logged its own line
+        CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_DNS, "resolved %s%s: %s, %zu address(es)",
+                 job->kind == DNS_KIND_HOST ? "host " : "", esc(b, sizeof(b), job->domain),
+                 rc_str(job->rc), job->num_addrs);
+    }
     list_push(&dns->ready, job);
 }
 
@@ -621,10 +607,10 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 
 // srv_add keeps at most DNS_MAX_TARGETS records, preferring the lowest priority values. Returns
 // false for a "." target (service not offered), true for any other record, kept or not.
-static bool srv_add(rt_dns_job_t *job, const struct ares_srv_reply *r, bool direct_tls) {
-    size_t host_len = strlen(r->host);
+static bool srv_add(rt_dns_job_t *job, const dna_dnsmsg_srv_t *r, bool direct_tls, bool secure) {
+    size_t host_len = strnlen(r->target, sizeof(r->target));
     dns_target_t *t = NULL;
-    if (host_len == 0 || (host_len == 1 && r->host[0] == '.')) {
+    if (host_len == 0 || (host_len == 1 && r->target[0] == '.')) {
         return false;
     }
     if (host_len >= sizeof(t->host)) {
@@ -643,55 +629,270 @@ static bool srv_add(rt_dns_job_t *job, const struct ares_srv_reply *r, bool dire
         }
     }
     core_memset(t, 0, sizeof(*t));
-    core_memcpy(t->host, r->host, host_len + 1);
+    core_memcpy(t->host, r->target, host_len + 1);
     t->port = r->port;
     t->prio = r->priority;
     t->weight = r->weight;
     t->direct_tls = direct_tls;
     t->from_srv = true;
+    t->srv_secure = secure;
     t->alias = -1;
     return true;
+}
+
+// srv_qname writes the SRV owner name of service |idx| for |domain| into |out| (capacity
+// DNS_NAME_MAX + 32, enough for any |domain| of at most DNS_NAME_MAX bytes).
+static void srv_qname(char *out, size_t out_cap, size_t idx, const char *domain) {
+    int n = snprintf(out, out_cap, "%s.%s",
+                     idx == DNS_SVC_XMPPS ? "_xmpps-server._tcp" : "_xmpp-server._tcp", domain);
+    RT_CHECK(n > 0 && (size_t)n < out_cap);
+}
+
+// answer_id returns the ID of the DNS message |abuf| (at least 2 bytes): c-ares already matched
+// it against the ID it put into the query.
+static uint16_t answer_id(const uint8_t *abuf) {
+    return (uint16_t)((uint16_t)abuf[0] << 8 | abuf[1]);
+}
+
+// srv_answer turns the c-ares |status| and answer |abuf| (|alen| bytes, untrusted) of the SRV
+// query for service |idx| into its result, adding the targets to |job| (marked srv_secure when
+// the answer had AD set) and lowering job->ttl_s to the answer's TTL. |*out_why| gets a static
+// note for the log. Pure apart from |job|: unit-tested through test_dns_order.c.
+static dns_srv_res_t srv_answer(rt_dns_job_t *job, size_t idx, int status, const uint8_t *abuf,
+                                size_t alen, const char **out_why) {
+    char qname[DNS_NAME_MAX + 32];
+    dna_dnsmsg_t msg;
+    size_t num = 0, usable = 0, bad = 0;
+    bool direct_tls = idx == DNS_SVC_XMPPS;
+    *out_why = ares_strerror(status);
+    if (status == ARES_ENODATA || status == ARES_ENOTFOUND || status == ARES_EBADNAME) {
+        return DNS_SRV_NONE; // EBADNAME: the SRV owner name would exceed 255 bytes
+    }
+    if (status != ARES_SUCCESS || abuf == NULL || alen < 2) {
+        return DNS_SRV_FAIL;
+    }
+    srv_qname(qname, sizeof(qname), idx, job->domain);
+    if (dna_dnsmsg_parse(&msg, abuf, alen, answer_id(abuf), qname, DNA_DNS_TYPE_SRV) != RC_OK) {
+        *out_why = "malformed answer";
+        return DNS_SRV_FAIL;
+    }
+    if (msg.tc) {
+        *out_why = "truncated answer (TC=1)";
+        return DNS_SRV_FAIL;
+    }
+    if (msg.rcode == DNA_DNS_RCODE_NXDOMAIN) {
+        *out_why = msg.ad ? "NXDOMAIN (secure)" : "NXDOMAIN";
+        return DNS_SRV_NONE;
+    }
+    if (msg.rcode != DNA_DNS_RCODE_NOERROR) {
+        *out_why = msg.rcode == DNA_DNS_RCODE_SERVFAIL ? "SERVFAIL" : "error rcode";
+        return DNS_SRV_FAIL;
+    }
+    *out_why = msg.ad ? "secure (AD)" : "insecure (no AD)";
+    for (size_t i = 0; i < msg.num_answers; i++) {
+        dna_dnsmsg_srv_t srv;
+        if (dna_dnsmsg_srv(&srv, &msg, &msg.answers[i]) != RC_OK) {
+            bad++;
+            continue;
+        }
+        num++;
+        usable += srv_add(job, &srv, direct_tls, msg.ad) ? 1u : 0u;
+    }
+    if (msg.num_answers > 0) {
+        job_ttl(job, msg.min_ttl);
+    }
+    if (bad > 0 && num == 0) {
+        *out_why = "malformed SRV records";
+        return DNS_SRV_FAIL; // nothing but malformed records: not "no service"
+    }
+    // RFC 2782 / CORE-2: a lone "." record means "not offered"; "." among other records is
+    // ignored. Malformed records next to good ones are ignored.
+    return usable > 0 ? DNS_SRV_RECORDS : (num > 0 ? DNS_SRV_DOT : DNS_SRV_NONE);
 }
 
 static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
     dns_q_t *q = arg;
     rt_dns_job_t *job = q->job;
-    bool direct_tls = q->idx == DNS_SVC_XMPPS;
-    dns_srv_res_t res = DNS_SRV_FAIL;
-    struct ares_srv_reply *srv = NULL;
+    const char *why = NULL;
+    dns_srv_res_t res;
     (void)timeouts;
-    if (status == ARES_ENODATA || status == ARES_ENOTFOUND || status == ARES_EBADNAME) {
-        res = DNS_SRV_NONE; // EBADNAME: the SRV owner name would exceed 255 bytes
-    } else if (status == ARES_SUCCESS && abuf != NULL && alen > 0) {
-        int prc = ares_parse_srv_reply(abuf, alen, &srv);
-        if (prc == ARES_ENODATA) {
-            res = DNS_SRV_NONE;
-        } else if (prc == ARES_SUCCESS) {
-            size_t num = 0, usable = 0;
-            uint32_t ttl;
-            for (const struct ares_srv_reply *r = srv; r != NULL; r = r->next) {
-                num++;
-                usable += srv_add(job, r, direct_tls) ? 1u : 0u;
-            }
-            // RFC 2782 / CORE-2: a lone "." record means "not offered"; "." among other
-            // records is ignored.
-            res = usable > 0 ? DNS_SRV_RECORDS : (num > 0 ? DNS_SRV_DOT : DNS_SRV_NONE);
-            if (dns_answer_min_ttl(&ttl, abuf, (size_t)alen, 33 /* SRV */)) {
-                job_ttl(job, ttl);
-            }
-        }
-    }
-    if (srv != NULL) {
-        ares_free_data(srv);
-    }
+    res = srv_answer(job, q->idx, status, abuf, alen > 0 ? (size_t)alen : 0, &why);
     job->srv[q->idx] = res;
     if (!job->cancelled) {
         char b[128];
         CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_DNS, "%s: SRV %s: %s: %s",
-                 esc(b, sizeof(b), job->domain), direct_tls ? "_xmpps-server" : "_xmpp-server",
-                 ares_strerror(status), dns_srv_res_names[res]);
+                 esc(b, sizeof(b), job->domain),
+                 q->idx == DNS_SVC_XMPPS ? "_xmpps-server" : "_xmpp-server", why,
+                 dns_srv_res_names[res]);
     }
     q_done(job);
+}
+
+// --- TLSA --------------------------------------------------------------------------------------
+
+static const char *dnssec_name(dna_dnssec_t d) {
+    switch (d) {
+    case DNA_DNSSEC_SECURE:
+        return "secure";
+    case DNA_DNSSEC_INSECURE:
+        return "insecure";
+    case DNA_DNSSEC_BOGUS:
+        return "bogus";
+    case DNA_DNSSEC_TEMPFAIL:
+        return "temporary failure";
+    default:
+        return "unknown";
+    }
+}
+
+// tlsa_answer sets job->dnssec, job->tlsa_ttl and (SECURE only) job->set from the c-ares
+// |status| and answer |abuf| (|alen| bytes, untrusted) of the TLSA query job->domain. Returns a
+// static note for the log. Records of an answer without AD are never parsed (DANE-1/DANE-2).
+static const char *tlsa_answer(rt_dns_job_t *job, int status, const uint8_t *abuf, size_t alen) {
+    dna_dnsmsg_t msg;
+    job->dnssec = DNA_DNSSEC_TEMPFAIL;
+    job->tlsa_ttl = 0;
+    dna_tlsa_set_cleanup(&job->set);
+    if (status == ARES_ESERVFAIL) {
+        job->dnssec = DNA_DNSSEC_BOGUS;
+        job->tlsa_ttl = DNS_NEG_TTL_S;
+        return "SERVFAIL from the validating resolver";
+    }
+    if (status != ARES_SUCCESS || abuf == NULL || alen < 2) {
+        return ares_strerror(status);
+    }
+    if (dna_dnsmsg_parse(&msg, abuf, alen, answer_id(abuf), job->domain, DNA_DNS_TYPE_TLSA) !=
+        RC_OK) {
+        return "malformed answer";
+    }
+    if (msg.tc) {
+        return "truncated answer (TC=1) even over TCP";
+    }
+    if (msg.rcode == DNA_DNS_RCODE_SERVFAIL) {
+        job->dnssec = DNA_DNSSEC_BOGUS;
+        job->tlsa_ttl = DNS_NEG_TTL_S;
+        return "SERVFAIL from the validating resolver";
+    }
+    if (msg.rcode != DNA_DNS_RCODE_NOERROR && msg.rcode != DNA_DNS_RCODE_NXDOMAIN) {
+        return "error rcode";
+    }
+    job->tlsa_ttl = msg.num_answers > 0 ? msg.min_ttl : DNS_NEG_TTL_S;
+    job->tlsa_ttl = job->tlsa_ttl > DNS_TTL_MAX_S ? DNS_TTL_MAX_S : job->tlsa_ttl;
+    if (!msg.ad) {
+        job->dnssec = DNA_DNSSEC_INSECURE;
+        return msg.rcode == DNA_DNS_RCODE_NXDOMAIN ? "NXDOMAIN" : "NOERROR";
+    }
+    job->dnssec = DNA_DNSSEC_SECURE;
+    for (size_t i = 0; i < msg.num_answers; i++) {
+        // RC_PROTO / RC_ENOBUFS are counted in the set (num_malformed / num_dropped)
+        rc_t rc = dna_tlsa_set_add(&job->set, msg.answers[i].rdata, msg.answers[i].rdata_len);
+        (void)rc;
+    }
+    job->set.num_dropped += msg.num_dropped; // over DNA_DNSMSG_MAX_ANSWERS: fail closed
+    return msg.rcode == DNA_DNS_RCODE_NXDOMAIN ? "NXDOMAIN" : "NOERROR";
+}
+
+// tlsa_set_copy fills |out| (zeroed or cleaned up) with owned copies of |in|'s records and its
+// counts.
+static void tlsa_set_copy(dna_tlsa_set_t *out, const dna_tlsa_set_t *in) {
+    uint8_t *buf = core_xmalloc(3 + DNA_TLSA_FULL_MAX);
+    dna_tlsa_set_init(out);
+    for (size_t i = 0; i < in->num_recs; i++) {
+        const dna_tlsa_rr_t *r = &in->recs[i];
+        RT_CHECK(r->data_len <= DNA_TLSA_FULL_MAX);
+        buf[0] = r->usage;
+        buf[1] = r->selector;
+        buf[2] = r->mtype;
+        core_memcpy(buf + 3, r->data, r->data_len);
+        rc_t rc = dna_tlsa_set_add(out, buf, 3 + r->data_len);
+        RT_CHECK(rc == RC_OK); // it was accepted into |in| the same way
+    }
+    out->num_unusable = in->num_unusable;
+    out->num_malformed = in->num_malformed;
+    out->num_dropped = in->num_dropped;
+    free(buf);
+}
+
+// tlsa_log writes the one line of a TLSA result; |why| says what the answer was, |hit| whether
+// it came from the cache.
+static void tlsa_log(const rt_dns_job_t *job, const char *why, bool hit) {
+    char b[300];
+    const char *owner = esc(b, sizeof(b), job->domain);
+    const dna_tlsa_set_t *set = &job->set;
+    if (job->dnssec == DNA_DNSSEC_BOGUS) {
+        CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_DNS,
+                 "TLSA %s: DNSSEC bogus or indeterminate (%s)%s: do not connect to this endpoint",
+                 owner, why, hit ? " [cached]" : "");
+    } else if (job->dnssec == DNA_DNSSEC_TEMPFAIL && strcmp(why, "malformed answer") == 0) {
+        CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_DNS, "TLSA %s: %s from the resolver: temporary failure",
+                 owner, why);
+    } else if (job->dnssec == DNA_DNSSEC_SECURE &&
+               (set->num_malformed > 0 || set->num_dropped > 0)) {
+        CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_DNS,
+                 "TLSA %s: secure, %zu usable record(s), %zu malformed, %zu unusable, %zu dropped "
+                 "(over the limit), ttl %u%s",
+                 owner, set->num_recs, set->num_malformed, set->num_unusable, set->num_dropped,
+                 (unsigned)job->tlsa_ttl, hit ? " [cached]" : "");
+    } else if (job->dnssec == DNA_DNSSEC_SECURE) {
+        CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_DNS,
+                 "TLSA %s: secure (%s), %zu usable record(s), %zu unusable, ttl %u%s", owner, why,
+                 set->num_recs, set->num_unusable, (unsigned)job->tlsa_ttl, hit ? " [cached]" : "");
+    } else {
+        CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_DNS, "TLSA %s: %s (%s), ttl %u%s", owner,
+                 dnssec_name(job->dnssec), why, (unsigned)job->tlsa_ttl, hit ? " [cached]" : "");
+    }
+}
+
+// tlsa_finish caches, logs and queues the result of a TLSA job.
+static void tlsa_finish(rt_dns_job_t *job, const char *why) {
+    rt_dns_t *dns = job->dns;
+    if (job->dns->closing) {
+        job->dnssec = DNA_DNSSEC_TEMPFAIL;
+        job->tlsa_ttl = 0;
+        dna_tlsa_set_cleanup(&job->set);
+        why = "resolver shutting down";
+    }
+    if (dns->cache_max > 0 && job->tlsa_ttl > 0 &&
+        (job->dnssec == DNA_DNSSEC_SECURE || job->dnssec == DNA_DNSSEC_INSECURE ||
+         job->dnssec == DNA_DNSSEC_BOGUS)) {
+        dns_cache_ent_t *e = cache_insert(dns, DNS_KIND_TLSA, job->domain, job->tlsa_ttl);
+        e->dnssec = job->dnssec;
+        if (job->dnssec == DNA_DNSSEC_SECURE) {
+            e->set = core_xcalloc(1, sizeof(*e->set));
+            tlsa_set_copy(e->set, &job->set);
+        }
+    }
+    if (!job->cancelled) {
+        tlsa_log(job, why, false);
+    }
+    job_ready(job);
+}
+
+static void on_tlsa(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
+    dns_q_t *q = arg;
+    rt_dns_job_t *job = q->job;
+    (void)timeouts;
+    job->tlsa_why = tlsa_answer(job, status, abuf, alen > 0 ? (size_t)alen : 0);
+    q_done(job);
+}
+
+// send_query builds a query for |qname| |qtype| (AD=1, DO=1) and hands it to c-ares, whose
+// callback |cb| may run before this returns. False (nothing sent, |cb| will not run) when the
+// name is refused by dna_dnsmsg_query.
+RT_MUSTCHECK static bool send_query(rt_dns_t *dns, const char *qname, uint16_t qtype,
+                                    ares_callback cb, void *arg) {
+    core_bld_t b;
+    bool ok = false;
+    core_bld_init(&b, DNS_QUERY_MAX);
+    if (dna_dnsmsg_query(&b, (uint16_t)rng_next(dns), qname, qtype) != RC_OK ||
+        core_bld_finish(&b) != RC_OK || b.len > INT32_MAX) {
+        goto out;
+    }
+    ok = true;
+    ares_send(dns->ch, b.data, (int)b.len, cb, arg);
+out:
+    core_bld_cleanup(&b);
+    return ok;
 }
 
 // --- job driver --------------------------------------------------------------------------------
@@ -752,6 +953,10 @@ RT_MUSTCHECK static bool set_single_target(rt_dns_job_t *job, const char *host, 
 
 // job_step runs when a job has no outstanding query: decide what the SRV answers mean.
 static void job_step(rt_dns_job_t *job) {
+    if (job->state == DNS_JOB_TLSA) {
+        tlsa_finish(job, job->tlsa_why);
+        return;
+    }
     if (job->state == DNS_JOB_ADDR) {
         job_finish_addr(job);
         return;
@@ -849,7 +1054,16 @@ static void deliver(rt_dns_t *dns) {
     rt_dns_job_t *job;
     while ((job = dns->ready.head) != NULL) {
         list_remove(&dns->ready, job);
-        if (!job->cancelled) {
+        if (!job->cancelled && job->kind == DNS_KIND_TLSA) {
+            rt_dns_tlsa_t res;
+            core_memset(&res, 0, sizeof(res));
+            res.dnssec = job->dnssec;
+            res.set = job->dnssec == DNA_DNSSEC_SECURE ? &job->set : NULL;
+            res.ttl = job->tlsa_ttl;
+            _Static_assert(sizeof(res.owner) >= sizeof(job->domain), "owner buffer too small");
+            core_memcpy(res.owner, job->domain, sizeof(job->domain));
+            job->tlsa_cb(job->ctx, &res);
+        } else if (!job->cancelled) {
             job->cb(job->ctx, job->rc, job->num_addrs > 0 ? job->addrs : NULL, job->num_addrs);
         }
         job_free(job);
@@ -872,6 +1086,22 @@ void rt_dns_free(rt_dns_t *dns) {
     }
     free(dns->buckets);
     free(dns);
+}
+
+// job_new allocates a job of |kind| for the normalised |name| (at most DNS_NAME_MAX bytes) and
+// puts it on the active list.
+static rt_dns_job_t *job_new(rt_dns_t *dns, dns_kind_t kind, const char *name, void *ctx) {
+    size_t len = strlen(name);
+    rt_dns_job_t *job = core_xcalloc(1, sizeof(*job));
+    RT_CHECK(len < sizeof(job->domain));
+    dns->num_jobs++;
+    job->dns = dns;
+    job->kind = kind;
+    job->ctx = ctx;
+    job->ttl_s = DNS_TTL_MAX_S;
+    core_memcpy(job->domain, name, len + 1);
+    list_push(&dns->active, job);
+    return job;
 }
 
 static const rt_dns_route_t *route_find(const rt_dns_t *dns, const char *domain) {
@@ -906,20 +1136,14 @@ rc_t rt_dns_resolve_s2s(rt_dns_t *dns, const char *domain, rt_dns_cb cb, void *c
     bool no_query = (route != NULL && route->host != NULL &&
                      (inet_pton(AF_INET6, route->host, ip) == 1 ||
                       inet_pton(AF_INET, route->host, ip) == 1)) ||
-                    cache_get(dns, name) != NULL;
+                    cache_get(dns, DNS_KIND_S2S, name) != NULL;
     if (dns->num_jobs >= DNS_MAX_JOBS && !no_query) {
         return RC_ENOBUFS;
     }
-    job = core_xcalloc(1, sizeof(*job));
-    dns->num_jobs++;
-    job->dns = dns;
+    job = job_new(dns, DNS_KIND_S2S, name, ctx);
     job->cb = cb;
-    job->ctx = ctx;
-    job->ttl_s = DNS_TTL_MAX_S;
     job->cacheable = true;
     job->state = DNS_JOB_SRV;
-    memcpy(job->domain, name, sizeof(name));
-    list_push(&dns->active, job);
 
     if (route != NULL && route->host != NULL) {
         dns_target_t *t = &job->targets[0];
@@ -943,7 +1167,7 @@ rc_t rt_dns_resolve_s2s(rt_dns_t *dns, const char *domain, rt_dns_cb cb, void *c
             return RC_OK;
         }
     }
-    ent = cache_get(dns, name);
+    ent = cache_get(dns, DNS_KIND_S2S, name);
     if (ent != NULL) {
         job->cacheable = false;
         job->rc = ent->rc;
@@ -962,15 +1186,91 @@ rc_t rt_dns_resolve_s2s(rt_dns_t *dns, const char *domain, rt_dns_cb cb, void *c
     job->pending = 1;
     for (size_t i = 0; i < DNS_NUM_SVC; i++) {
         char qname[DNS_NAME_MAX + 32];
-        int n = snprintf(qname, sizeof(qname), "%s.%s",
-                         i == DNS_SVC_XMPPS ? "_xmpps-server._tcp" : "_xmpp-server._tcp", name);
-        RT_CHECK(n > 0 && (size_t)n < sizeof(qname)); // name <= 253 bytes
+        srv_qname(qname, sizeof(qname), i, name);
         job->srv_q[i].job = job;
         job->srv_q[i].idx = i;
         job->pending++;
-        ares_query(dns->ch, qname, 1 /* IN */, 33 /* SRV */, on_srv, &job->srv_q[i]);
+        if (!send_query(dns, qname, DNA_DNS_TYPE_SRV, on_srv, &job->srv_q[i])) {
+            job->pending--;
+            job->srv[i] = DNS_SRV_NONE; // the owner name would exceed 255 wire bytes
+        }
     }
     q_done(job);
+    return RC_OK;
+}
+
+rc_t rt_dns_resolve_tlsa(rt_dns_t *dns, const char *host, uint16_t port, rt_dns_tlsa_cb cb,
+                         void *ctx) {
+    char name[DNS_NAME_MAX + 1];
+    char owner[DNA_TLSA_OWNER_MAX];
+    char b[128];
+    rt_dns_job_t *job = NULL;
+    const dns_cache_ent_t *ent;
+    if (dns == NULL || host == NULL || cb == NULL || port == 0 || dns->closing) {
+        return RC_EINVAL;
+    }
+    if (!domain_normalize(name, host) ||
+        dna_tlsa_owner_name(owner, sizeof(owner), port, name) != RC_OK ||
+        strlen(owner) > DNS_NAME_MAX) {
+        CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_DNS, "refusing TLSA lookup for bad name %s",
+                 esc(b, sizeof(b), host));
+        return RC_EINVAL;
+    }
+    ent = cache_get(dns, DNS_KIND_TLSA, owner);
+    if (dns->num_jobs >= DNS_MAX_JOBS && ent == NULL) {
+        return RC_ENOBUFS;
+    }
+    job = job_new(dns, DNS_KIND_TLSA, owner, ctx);
+    job->tlsa_cb = cb;
+    job->state = DNS_JOB_TLSA;
+    if (ent != NULL) {
+        uint64_t now = now_ms();
+        job->dnssec = ent->dnssec;
+        job->tlsa_ttl = (uint32_t)(ent->expires_ms > now ? (ent->expires_ms - now) / 1000u : 0);
+        if (ent->set != NULL) {
+            tlsa_set_copy(&job->set, ent->set);
+        }
+        tlsa_log(job, "cache hit", true);
+        job_ready(job);
+        return RC_OK;
+    }
+    job->tlsa_q.job = job;
+    job->tlsa_q.idx = 0;
+    job->tlsa_why = "not sent";
+    job->dnssec = DNA_DNSSEC_TEMPFAIL;
+    job->pending = 2; // hold (c-ares may call back synchronously) + the query
+    if (!send_query(dns, owner, DNA_DNS_TYPE_TLSA, on_tlsa, &job->tlsa_q)) {
+        job->pending--;
+    }
+    q_done(job);
+    return RC_OK;
+}
+
+rc_t rt_dns_resolve_host(rt_dns_t *dns, const char *host, uint16_t port, rt_dns_cb cb,
+                         void *ctx) {
+    char name[DNS_NAME_MAX + 1];
+    char b[128];
+    rt_dns_job_t *job = NULL;
+    if (dns == NULL || host == NULL || cb == NULL || port == 0 || dns->closing) {
+        return RC_EINVAL;
+    }
+    if (!domain_normalize(name, host)) {
+        CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_DNS, "refusing to resolve bad host name %s",
+                 esc(b, sizeof(b), host));
+        return RC_EINVAL;
+    }
+    if (dns->num_jobs >= DNS_MAX_JOBS) {
+        return RC_ENOBUFS;
+    }
+    job = job_new(dns, DNS_KIND_HOST, name, ctx);
+    job->cb = cb;
+    job->cacheable = false;
+    if (!set_single_target(job, name, port, false)) { // cannot fail: name <= 253 bytes
+        job->rc = RC_DNS_NOT_FOUND;
+        job_ready(job);
+        return RC_OK;
+    }
+    start_addr(job);
     return RC_OK;
 }
 

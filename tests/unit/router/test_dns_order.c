@@ -1,5 +1,5 @@
 // test_dns_order.c: the pure logic of router/dns.c (RFC 2782 ordering with the XEP-0368
-// preference, address flattening and its cap, the SRV TTL walk, name normalisation). It includes
+// preference, address flattening and its cap, SRV answer handling, name normalisation). It includes
 // dns.c to reach these static functions (STYLE.md §12: pure static logic only); the resolution
 // paths are tested against a real unbound in test_dns.c.
 #include "router/dns.c"
@@ -95,40 +95,95 @@ static void test_flatten(rt_dns_t *dns) {
     free(job);
 }
 
-static void test_ttl_walk(void) {
-    // header (1 question, 2 answers), question _x._tcp.a., two SRV answers (TTL 300 via a
-    // compression pointer, TTL 60), and an A-type record with a smaller TTL that must not count.
-    static const uint8_t msg[] = {
-        0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00,
-        // question at offset 12
-        2, '_', 'x', 4, '_', 't', 'c', 'p', 1, 'a', 0, 0x00, 0x21, 0x00, 0x01,
-        // answer 1: pointer to 12, SRV IN 300, rdlength 8: 0 0 5269 "."
-        0xc0, 0x0c, 0x00, 0x21, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x07, 0, 0, 0, 0, 0x14,
-        0x95, 0,
-        // answer 2: same name spelled out, SRV IN 60
-        2, '_', 'x', 4, '_', 't', 'c', 'p', 1, 'a', 0, 0x00, 0x21, 0x00, 0x01, 0x00, 0x00, 0x00,
-        0x3c, 0x00, 0x07, 0, 0, 0, 0, 0x14, 0x95, 0,
-        // answer 3: A record, TTL 5
-        0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x04, 1, 2, 3, 4};
-    uint8_t big[sizeof(msg)];
-    uint32_t ttl = 7;
-    T_ASSERT(dns_answer_min_ttl(&ttl, msg, sizeof(msg), 33));
-    T_ASSERT_EQ(ttl, 60);
-    T_ASSERT(dns_answer_min_ttl(&ttl, msg, sizeof(msg), 1));
-    T_ASSERT_EQ(ttl, 5);
-    ttl = 7;
-    T_ASSERT(!dns_answer_min_ttl(&ttl, msg, sizeof(msg), 28)); // no AAAA
-    T_ASSERT_EQ(ttl, 7);
-    for (size_t cut = 0; cut < sizeof(msg); cut++) { // every truncation is refused, no overread
-        T_ASSERT(!dns_answer_min_ttl(&ttl, msg, cut, 33));
-        T_ASSERT_EQ(ttl, 7);
+// srv_answer on a crafted answer: header (1 question, 3 answers, AD set), question
+// _xmpp-server._tcp.a. SRV, a usable SRV (TTL 300 via a compression pointer), a "." SRV (TTL
+// 60, ignored next to a usable one) and an A record for the same name (TTL 5, not counted).
+static const uint8_t srv_msg[] = {
+    0x00, 0x01, 0x81, 0xa0, 0x00, 0x01, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00,
+    // question at offset 12
+    12, '_', 'x', 'm', 'p', 'p', '-', 's', 'e', 'r', 'v', 'e', 'r', 4, '_', 't', 'c', 'p', 1, 'a',
+    0, 0x00, 0x21, 0x00, 0x01,
+    // answer 1: pointer to 12, SRV IN 300, rdlength 11: 0 5 5269 "T.a" (upper case on the wire)
+    0xc0, 0x0c, 0x00, 0x21, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x0b, 0, 0, 0, 5, 0x14, 0x95,
+    1, 'T', 1, 'a', 0,
+    // answer 2: SRV IN 60, 10 0 0 "."
+    0xc0, 0x0c, 0x00, 0x21, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x07, 0, 10, 0, 0, 0, 0, 0,
+    // answer 3: A record, TTL 5
+    0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x04, 1, 2, 3, 4};
+
+static rt_dns_job_t *srv_job(rt_dns_t *dns, const char *domain) {
+    rt_dns_job_t *job = calloc(1, sizeof(*job));
+    T_ASSERT(job != NULL);
+    job->dns = dns;
+    job->ttl_s = DNS_TTL_MAX_S;
+    snprintf(job->domain, sizeof(job->domain), "%s", domain);
+    return job;
+}
+
+static void test_srv_answer(rt_dns_t *dns) {
+    uint8_t msg[sizeof(srv_msg)];
+    const char *why = NULL;
+    rt_dns_job_t *job = srv_job(dns, "a");
+    // secure answer: one target, srv_secure, TTL of the SRV RRset (60 < 300), A TTL ignored
+    T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_SUCCESS, srv_msg, sizeof(srv_msg), &why),
+                DNS_SRV_RECORDS);
+    T_ASSERT_EQ(job->num_targets, 1);
+    T_ASSERT_STREQ(job->targets[0].host, "t.a");
+    T_ASSERT_EQ(job->targets[0].port, 5269);
+    T_ASSERT_EQ(job->targets[0].weight, 5);
+    T_ASSERT(job->targets[0].srv_secure);
+    T_ASSERT(job->targets[0].from_srv);
+    T_ASSERT(!job->targets[0].direct_tls);
+    T_ASSERT_EQ(job->ttl_s, 60);
+    free(job);
+    // the same without AD: insecure
+    memcpy(msg, srv_msg, sizeof(msg));
+    msg[3] = 0x80;
+    job = srv_job(dns, "a");
+    T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_SUCCESS, msg, sizeof(msg), &why),
+                DNS_SRV_RECORDS);
+    T_ASSERT_EQ(job->num_targets, 1);
+    T_ASSERT(!job->targets[0].srv_secure);
+    free(job);
+    // every truncation is refused without a target, no overread (ASan)
+    for (size_t cut = 0; cut < sizeof(srv_msg); cut++) {
+        job = srv_job(dns, "a");
+        T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_SUCCESS, srv_msg, cut, &why), DNS_SRV_FAIL);
+        T_ASSERT_EQ(job->num_targets, 0);
+        free(job);
     }
-    memcpy(big, msg, sizeof(msg));
-    big[33] = 0x80; // answer 1 TTL with the top bit set: treated as 0 (RFC 2181 §8)
-    T_ASSERT(dns_answer_min_ttl(&ttl, big, sizeof(big), 33));
-    T_ASSERT_EQ(ttl, 0);
-    big[12] = 0x40; // reserved label type
-    T_ASSERT(!dns_answer_min_ttl(&ttl, big, sizeof(big), 33));
+    // the question must be ours: an answer for _xmpp-server._tcp.a given to the job of "b", or
+    // to the _xmpps-server query, is refused
+    job = srv_job(dns, "b");
+    T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_SUCCESS, srv_msg, sizeof(srv_msg), &why),
+                DNS_SRV_FAIL);
+    T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPPS, ARES_SUCCESS, srv_msg, sizeof(srv_msg), &why),
+                DNS_SRV_FAIL);
+    T_ASSERT_EQ(job->num_targets, 0);
+    free(job);
+    // TC=1: a failure (c-ares retries over TCP before we see it)
+    memcpy(msg, srv_msg, sizeof(msg));
+    msg[2] |= 0x02;
+    job = srv_job(dns, "a");
+    T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_SUCCESS, msg, sizeof(msg), &why), DNS_SRV_FAIL);
+    // NXDOMAIN: none; SERVFAIL rcode: failure
+    memcpy(msg, srv_msg, sizeof(msg));
+    msg[3] = 0xa3;
+    T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_SUCCESS, msg, sizeof(msg), &why), DNS_SRV_NONE);
+    msg[3] = 0xa2;
+    T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_SUCCESS, msg, sizeof(msg), &why), DNS_SRV_FAIL);
+    // c-ares statuses
+    T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_ETIMEOUT, NULL, 0, &why), DNS_SRV_FAIL);
+    T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_ESERVFAIL, NULL, 0, &why), DNS_SRV_FAIL);
+    T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_ENOTFOUND, NULL, 0, &why), DNS_SRV_NONE);
+    T_ASSERT_EQ(job->num_targets, 0);
+    // answer 1's target (offset 55) made the root with 4 bytes left in its RDATA: malformed and
+    // ignored; what is left is the "." record: service not offered
+    memcpy(msg, srv_msg, sizeof(msg));
+    msg[55] = 0;
+    T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_SUCCESS, msg, sizeof(msg), &why), DNS_SRV_DOT);
+    T_ASSERT_EQ(job->num_targets, 0);
+    free(job);
 }
 
 static void test_names(void) {
@@ -170,7 +225,7 @@ int main(void) {
     test_priority_and_tls(&dns);
     test_weights(&dns);
     test_flatten(&dns);
-    test_ttl_walk();
+    test_srv_answer(&dns);
     test_names();
     fprintf(stderr, "unit_dns_order: ok\n");
     return 0;
