@@ -55,3 +55,4 @@ endif()
 
 rt_fuzz_target(xml_stream fuzz_xml_stream.c router_xml)
 rt_fuzz_target(b64 fuzz_b64.c router_core)
+rt_fuzz_target(http_resp fuzz_http_resp.c router_posh)
