@@ -747,9 +747,18 @@ static void job_start_tls(posh_job_t *job) {
     job->st = JOB_TLS;
 }
 
+// job_want asks the loop for the readiness TLS is waiting for; false for a real error.
+static bool job_want(posh_job_t *job, int err) {
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+        return false;
+    }
+    job->p->watch(job->p->loop_ctx, job->fd, err == SSL_ERROR_WANT_READ,
+                  err == SSL_ERROR_WANT_WRITE);
+    return true;
+}
+
 // job_drive advances the connection as far as it goes without blocking.
 static void job_drive(posh_job_t *job) {
-    rt_posh_t *p = job->p;
     for (;;) {
         int r;
         int err;
@@ -762,9 +771,7 @@ static void job_drive(posh_job_t *job) {
                 continue;
             }
             err = SSL_get_error(job->ssl, r);
-            if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-                p->watch(p->loop_ctx, job->fd, err == SSL_ERROR_WANT_READ,
-                         err == SSL_ERROR_WANT_WRITE);
+            if (job_want(job, err)) {
                 return;
             }
             job_tls_fail(job);
@@ -777,9 +784,7 @@ static void job_drive(posh_job_t *job) {
                 continue;
             }
             err = SSL_get_error(job->ssl, r);
-            if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-                p->watch(p->loop_ctx, job->fd, err == SSL_ERROR_WANT_READ,
-                         err == SSL_ERROR_WANT_WRITE);
+            if (job_want(job, err)) {
                 return;
             }
             {
@@ -791,11 +796,8 @@ static void job_drive(posh_job_t *job) {
             return;
         case JOB_READ: {
             size_t room = POSH_IN_CAP - job->in_len;
-            if (room == 0) {
-                job_input(job, false, false); // over a limit: finishes the job
-                if (job->st == JOB_READ) {
-                    job_finish(job, RT_POSH_INVALID, 0, "response too large");
-                }
+            if (room == 0) { // not reached: job_input refuses a full buffer first
+                job_finish(job, RT_POSH_INVALID, 0, "response too large");
                 return;
             }
             ERR_clear_error();
@@ -810,9 +812,7 @@ static void job_drive(posh_job_t *job) {
                 continue;
             }
             err = SSL_get_error(job->ssl, r);
-            if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-                p->watch(p->loop_ctx, job->fd, err == SSL_ERROR_WANT_READ,
-                         err == SSL_ERROR_WANT_WRITE);
+            if (job_want(job, err)) {
                 return;
             }
             if (err == SSL_ERROR_ZERO_RETURN) {

@@ -137,7 +137,7 @@ static int access_count(const char *host) {
     return n;
 }
 
-// ---- loop: fd table, resolver stub ---------------------------------------------------------------
+// ---- loop: fd table, resolver stub -------------------------------------------------------------
 
 typedef struct watch_ent {
     int fd;
@@ -474,8 +474,8 @@ int main(void) {
     char fp_b64[64];
     cert_sha256("wrong.pem", fp, fp_b64); // any certificate: the test only compares digests
     char fps_doc[256];
-    snprintf(fps_doc, sizeof(fps_doc), "{\"fingerprints\":[{\"sha-256\":\"%s\"}],\"expires\":604800}",
-             fp_b64);
+    snprintf(fps_doc, sizeof(fps_doc),
+             "{\"fingerprints\":[{\"sha-256\":\"%s\"}],\"expires\":604800}", fp_b64);
     const char *wk = ".well-known/posh/xmpp-server.json";
     char rel[256];
 #define DOC(host, ...)                                                                             \
@@ -644,6 +644,16 @@ int main(void) {
         T_ASSERT(strstr(f.why, "shutting down") != NULL);
         T_ASSERT_EQ(g_num_watch, 0);
         close(lfd);
+    }
+    // Nothing listens: TEMPFAIL from the refused connection, long before the timeout.
+    {
+        uint16_t closed_port = free_port(NULL, false);
+        rt_posh_t *pr = new_fetcher(closed_port, 5000);
+        uint64_t t0 = mono_ms();
+        expect(pr, "refused.posh.test", RT_POSH_TEMPFAIL, "cannot connect");
+        T_ASSERT(mono_ms() - t0 < 2000);
+        rt_posh_free(pr);
+        T_ASSERT_EQ(g_num_watch, 0);
     }
     T_ASSERT(!g_in_resolve);
     fprintf(stderr, "ok\n");
