@@ -147,7 +147,8 @@ typedef struct dns_cache_ent {
 } dns_cache_ent_t;
 
 struct rt_dns {
-    ares_channel ch;
+    ares_channel ch;  // A/AAAA (ares_getaddrinfo)
+    ares_channel sec; // our own SRV/TLSA queries (ares_send), ARES_FLAG_NOCHECKRESP
     rt_dns_watch_cb watch;
     void *loop_ctx;
     const rt_dns_route_t *routes;
@@ -766,7 +767,7 @@ static const char *tlsa_answer(rt_dns_job_t *job, int status, const uint8_t *abu
         return "malformed answer";
     }
     if (msg.tc) {
-        return "truncated answer (TC=1) even over TCP";
+        return "truncated answer (TC=1)"; // c-ares retried over TCP already
     }
     if (msg.rcode == DNA_DNS_RCODE_SERVFAIL) {
         job->dnssec = DNA_DNSSEC_BOGUS;
@@ -814,32 +815,41 @@ static void tlsa_set_copy(dna_tlsa_set_t *out, const dna_tlsa_set_t *in) {
 }
 
 // tlsa_log writes the one line of a TLSA result; |why| says what the answer was, |hit| whether
-// it came from the cache.
+// it came from the cache. Fresh results: BOGUS and a malformed or truncated answer at warn, a
+// secure set with malformed or dropped records at info, the rest at debug. Cache hits at debug
+// (their fresh result was logged at its level already).
 static void tlsa_log(const rt_dns_job_t *job, const char *why, bool hit) {
     char b[300];
     const char *owner = esc(b, sizeof(b), job->domain);
     const dna_tlsa_set_t *set = &job->set;
-    if (job->dnssec == DNA_DNSSEC_BOGUS) {
+    if (hit) {
+        CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_DNS,
+                 "TLSA %s: %s (cache hit), %zu usable record(s), %zu malformed, %zu unusable, "
+                 "ttl %u",
+                 owner, dnssec_name(job->dnssec), set->num_recs, set->num_malformed,
+                 set->num_unusable, (unsigned)job->tlsa_ttl);
+    } else if (job->dnssec == DNA_DNSSEC_BOGUS) {
         CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_DNS,
-                 "TLSA %s: DNSSEC bogus or indeterminate (%s)%s: do not connect to this endpoint",
-                 owner, why, hit ? " [cached]" : "");
-    } else if (job->dnssec == DNA_DNSSEC_TEMPFAIL && strcmp(why, "malformed answer") == 0) {
+                 "TLSA %s: DNSSEC bogus or indeterminate (%s): do not connect to this endpoint",
+                 owner, why);
+    } else if (job->dnssec == DNA_DNSSEC_TEMPFAIL && why != NULL &&
+               (strncmp(why, "malformed", 9) == 0 || strncmp(why, "truncated", 9) == 0)) {
         CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_DNS, "TLSA %s: %s from the resolver: temporary failure",
                  owner, why);
     } else if (job->dnssec == DNA_DNSSEC_SECURE &&
                (set->num_malformed > 0 || set->num_dropped > 0)) {
         CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_DNS,
-                 "TLSA %s: secure, %zu usable record(s), %zu malformed, %zu unusable, %zu dropped "
-                 "(over the limit), ttl %u%s",
+                 "TLSA %s: secure, %zu usable record(s), %zu malformed (ignored), %zu unusable, "
+                 "%zu dropped (over the limit), ttl %u",
                  owner, set->num_recs, set->num_malformed, set->num_unusable, set->num_dropped,
-                 (unsigned)job->tlsa_ttl, hit ? " [cached]" : "");
+                 (unsigned)job->tlsa_ttl);
     } else if (job->dnssec == DNA_DNSSEC_SECURE) {
         CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_DNS,
-                 "TLSA %s: secure (%s), %zu usable record(s), %zu unusable, ttl %u%s", owner, why,
-                 set->num_recs, set->num_unusable, (unsigned)job->tlsa_ttl, hit ? " [cached]" : "");
+                 "TLSA %s: secure (%s), %zu usable record(s), %zu unusable, ttl %u", owner, why,
+                 set->num_recs, set->num_unusable, (unsigned)job->tlsa_ttl);
     } else {
-        CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_DNS, "TLSA %s: %s (%s), ttl %u%s", owner,
-                 dnssec_name(job->dnssec), why, (unsigned)job->tlsa_ttl, hit ? " [cached]" : "");
+        CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_DNS, "TLSA %s: %s (%s), ttl %u", owner,
+                 dnssec_name(job->dnssec), why, (unsigned)job->tlsa_ttl);
     }
 }
 
@@ -889,7 +899,7 @@ RT_MUSTCHECK static bool send_query(rt_dns_t *dns, const char *qname, uint16_t q
         goto out;
     }
     ok = true;
-    ares_send(dns->ch, b.data, (int)b.len, cb, arg);
+    ares_send(dns->sec, b.data, (int)b.len, cb, arg);
 out:
     core_bld_cleanup(&b);
     return ok;
@@ -1025,21 +1035,35 @@ rt_dns_t *rt_dns_new(const rt_dns_conf_t *conf, rt_dns_watch_cb watch, void *loo
     opts.lookups = lookups; // DNS only, not /etc/hosts
     opts.sock_state_cb = on_sock_state;
     opts.sock_state_cb_data = dns;
-    rc = ares_init_options(&dns->ch, &opts,
-                           ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_NDOTS | ARES_OPT_DOMAINS |
-                               ARES_OPT_LOOKUPS | ARES_OPT_SOCK_STATE_CB);
-    if (rc != ARES_SUCCESS) {
-        CORE_LOG(CORE_LOG_ERROR, CORE_LOG_SRC_DNS, "ares_init_options: %s", ares_strerror(rc));
-        dns->ch = NULL;
-        goto err;
-    }
-    if (conf->servers != NULL) {
-        rc = ares_set_servers_ports_csv(dns->ch, conf->servers);
+    // Two channels on the same servers: |ch| for A/AAAA as before; |sec| for the queries we
+    // build, with ARES_FLAG_NOCHECKRESP so that a SERVFAIL (the validator's "bogus") reaches us
+    // as an answer instead of c-ares' generic "could not contact DNS servers". The flag also means
+    // that |sec| does not try the next server after a SERVFAIL/REFUSED: the validating resolver's
+    // SERVFAIL is its verdict. |sec| also has ARES_FLAG_EDNS with our UDP size: without it c-ares
+    // 1.18 takes every UDP answer over 512 bytes (most signed ones) for truncated and asks again
+    // over TCP; with it only TC=1 answers are (the query already carries its OPT record, which
+    // c-ares strips if a server answers FORMERR without one). Both retry TC=1 over TCP.
+    for (int i = 0; i < 2; i++) {
+        ares_channel *chp = i == 0 ? &dns->ch : &dns->sec;
+        opts.flags = i == 0 ? 0 : ARES_FLAG_NOCHECKRESP | ARES_FLAG_EDNS;
+        opts.ednspsz = DNA_DNSMSG_UDP_SIZE;
+        rc = ares_init_options(chp, &opts,
+                               ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_NDOTS |
+                                   ARES_OPT_DOMAINS | ARES_OPT_LOOKUPS | ARES_OPT_SOCK_STATE_CB |
+                                   (i == 0 ? 0 : ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ));
         if (rc != ARES_SUCCESS) {
-            char b[128];
-            CORE_LOG(CORE_LOG_ERROR, CORE_LOG_SRC_DNS, "resolver servers \"%s\": %s",
-                     esc(b, sizeof(b), conf->servers), ares_strerror(rc));
+            CORE_LOG(CORE_LOG_ERROR, CORE_LOG_SRC_DNS, "ares_init_options: %s", ares_strerror(rc));
+            *chp = NULL;
             goto err;
+        }
+        if (conf->servers != NULL) {
+            rc = ares_set_servers_ports_csv(*chp, conf->servers);
+            if (rc != ARES_SUCCESS) {
+                char b[128];
+                CORE_LOG(CORE_LOG_ERROR, CORE_LOG_SRC_DNS, "resolver servers \"%s\": %s",
+                         esc(b, sizeof(b), conf->servers), ares_strerror(rc));
+                goto err;
+            }
         }
     }
     return dns;
@@ -1075,8 +1099,12 @@ void rt_dns_free(rt_dns_t *dns) {
         return;
     }
     dns->closing = true;
+    if (dns->sec != NULL) {
+        ares_destroy(dns->sec); // pending queries call back with ARES_EDESTRUCTION
+        dns->sec = NULL;
+    }
     if (dns->ch != NULL) {
-        ares_destroy(dns->ch); // pending queries call back with ARES_EDESTRUCTION
+        ares_destroy(dns->ch);
         dns->ch = NULL;
     }
     RT_CHECK(dns->active.head == NULL);
@@ -1291,12 +1319,15 @@ void rt_dns_cancel(rt_dns_t *dns, void *ctx) {
 }
 
 void rt_dns_process(rt_dns_t *dns, int fd, bool readable, bool writable) {
+    // |fd| belongs to one of the two channels; the other ignores it
     ares_process_fd(dns->ch, readable ? fd : ARES_SOCKET_BAD, writable ? fd : ARES_SOCKET_BAD);
+    ares_process_fd(dns->sec, readable ? fd : ARES_SOCKET_BAD, writable ? fd : ARES_SOCKET_BAD);
     deliver(dns);
 }
 
 void rt_dns_tick(rt_dns_t *dns) {
     ares_process_fd(dns->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    ares_process_fd(dns->sec, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
     deliver(dns);
 }
 
@@ -1309,6 +1340,8 @@ uint32_t rt_dns_next_timeout_ms(rt_dns_t *dns, uint32_t max_ms) {
     maxtv.tv_sec = max_ms / 1000;
     maxtv.tv_usec = (max_ms % 1000) * 1000;
     tvp = ares_timeout(dns->ch, &maxtv, &tv);
+    maxtv = *tvp;
+    tvp = ares_timeout(dns->sec, &maxtv, &tv);
     ms = (uint64_t)tvp->tv_sec * 1000u + ((uint64_t)tvp->tv_usec + 999u) / 1000u;
     return ms > max_ms ? max_ms : (uint32_t)ms;
 }
