@@ -293,9 +293,17 @@ static void handle_line(rt_admin_t *a, const char *line, size_t len, core_bld_t 
         core_bld_printf(b, "{\"ok\":true,\"flushed\":%zu}\n", n);
     } else if (IS("stats")) {
         answer_stats(a, b);
+    } else if (IS("reload")) {
+        char err[512] = "";
+        if (rt_reload_run(a->rt, err, sizeof(err)) != RC_OK) {
+            answer_error(b, err); // logged by rt_reload_run
+            return;
+        }
+        core_bld_printf(b, "{\"ok\":true,\"reloaded\":true}\n");
     } else {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "unknown command '%.*s' (peers, pairs, verdicts-flush, stats)",
+        char msg[112];
+        snprintf(msg, sizeof(msg),
+                 "unknown command '%.*s' (peers, pairs, verdicts-flush, stats, reload)",
                  (int)(cmd_len > 40 ? 40 : cmd_len), line);
         answer_error(b, msg);
     }

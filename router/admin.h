@@ -1,7 +1,8 @@
 // admin.h: the admin socket fedctl talks to (AF_UNIX stream, mode 0600, config admin.socket).
 //
 // One thread accepts a connection, reads one request line, writes one JSON object and closes.
-// Commands: "peers", "pairs", "verdicts-flush ADDR", "stats". Pool state belongs to the workers:
+// Commands: "peers", "pairs", "verdicts-flush ADDR", "stats", "reload" (rt_reload_run: answers
+// ok, or the reason the new configuration was refused). Pool state belongs to the workers:
 // the admin thread never reads it; it posts an RT_MSG_ADMIN to every worker's inbox and waits
 // (bounded) for each worker to append its part (rt_pool_admin_dump) to the request's buffer.
 #ifndef RT_ROUTER_ADMIN_H

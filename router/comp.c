@@ -92,6 +92,9 @@ static bool handle_stanza(rt_conn_t *c, const rt_xs_elem_t *el) {
 
 static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
     rt_conn_t *c = ctx;
+    if (c->dom_idx == SIZE_MAX) {
+        return false; // its domain was removed by a reload: the stream is ending
+    }
     if (c->state == RT_COMP_WAIT_HANDSHAKE) {
         const rt_conf_domain_t *d = &c->w->conf->domains[c->dom_idx];
         if (strcmp(el->name, "handshake") != 0) {
@@ -147,5 +150,41 @@ void rt_comp_closed(rt_conn_t *c) {
         atomic_store(&rt->comp_worker[c->dom_idx], -1);
         LOGC(CORE_LOG_INFO, c, "component for %s disconnected", c->w->conf->domains[c->dom_idx].name);
         c->state = RT_COMP_WAIT_HEADER;
+    }
+}
+
+void rt_comp_remap(rt_worker_t *w, const rt_conf_t *next) {
+    rt_conn_t **by = core_xcalloc(next->num_domains ? next->num_domains : 1, sizeof(rt_conn_t *));
+    for (rt_conn_t *c = w->conns; c != NULL; c = c->next) {
+        if (c->kind != RT_CONN_COMP || c->state == RT_COMP_WAIT_HEADER || c->dom_idx == SIZE_MAX) {
+            continue;
+        }
+        const char *name = w->conf->domains[c->dom_idx].name;
+        const rt_conf_domain_t *d = rt_conf_domain(next, name);
+        if (d == NULL) {
+            if (!c->closing) {
+                LOGC(CORE_LOG_INFO, c, "hosted domain %s removed by the reload: closing its component",
+                     name);
+            }
+            c->dom_idx = SIZE_MAX;
+            continue;
+        }
+        size_t ni = (size_t)(d - next->domains);
+        if (c->state == RT_COMP_BOUND && w->comp_by_domain[c->dom_idx] == c) {
+            by[ni] = c;
+        }
+        c->dom_idx = ni;
+    }
+    free(w->comp_by_domain);
+    w->comp_by_domain = by;
+}
+
+void rt_comp_close_removed(rt_worker_t *w) {
+    for (rt_conn_t *c = w->conns; c != NULL; c = c->next) {
+        if (c->kind == RT_CONN_COMP && c->state != RT_COMP_WAIT_HEADER &&
+            c->dom_idx == SIZE_MAX && !c->closing && !c->close_after_flush) {
+            // What was written to it goes out first; then the stream error and the close.
+            rt_conn_stream_error(c, "system-shutdown", "domain removed from the configuration");
+        }
     }
 }

@@ -99,6 +99,7 @@ struct rt_msg {
     size_t raw_len;
     size_t size; // bytes of this allocation, for queue budgets
     struct rt_admin_req *admin; // RT_MSG_ADMIN: the request (not owned; admin.c frees it)
+    bool from_s2s; // stanza: it arrived over s2s (never relayed to a domain we do not host)
 };
 
 // rt_msg_stanza_new copies a stanza (|raw| plus its addressing) into one owned message.
@@ -327,6 +328,10 @@ struct rt_worker {
     bool stopping;
     uint64_t stop_deadline_ms;
     _Atomic uint64_t heartbeat; // bumped by the worker on each tick; read by the watchdog (notify.c)
+    uint64_t reload_seen;  // last rt_router_t.reload_epoch this worker paused for (main.c)
+    atomic_bool drained;   // shutdown: nothing queued or unsent here (read by main.c)
+    uint8_t close_step;    // shutdown close phase (loop.c): 0 draining, 1 queues bounced,
+                           // 2 s2s streams ended (remote stanzas bounce), 3 components ended
 };
 
 struct rt_router {
@@ -341,10 +346,19 @@ struct rt_router {
     atomic_bool stop;
     pool_verdicts_t *verdicts;
     pool_backoff_conf_t backoff;
+    struct rt_reload *reload;       // main.c: configuration reload (SIGHUP, fedctl reload)
+    _Atomic uint64_t reload_epoch;  // bumped to ask every worker to pause for a reload
+    atomic_bool stop_close;         // shutdown: the drain is over, close every stream now
 };
 
 // ---- functions shared inside router/ ---------------------------------------------------------------
 uint64_t rt_now_ms(void);
+
+// main.c: reload. rt_reload_run re-reads the configuration file and certificates and swaps
+// them in while every worker is paused between two loop iterations; on failure the running
+// configuration stays and |err| says why. Thread: main or admin (serialised inside).
+RT_MUSTCHECK rc_t rt_reload_run(rt_router_t *rt, char *err, size_t err_len);
+void rt_reload_worker_pause(rt_worker_t *w); // worker: rt->reload_epoch moved
 
 // loop.c
 int rt_worker_run(rt_worker_t *w);
@@ -444,6 +458,13 @@ void rt_comp_accepted(rt_conn_t *c);
 void rt_comp_timeout(rt_conn_t *c);
 void rt_comp_deliver(rt_worker_t *w, size_t dom_idx, rt_msg_t *m); // to hosted domain dom_idx; takes |m|
 void rt_comp_closed(rt_conn_t *c);
+// rt_comp_remap moves worker |w|'s per-domain component state (comp_by_domain, each component's
+// dom_idx) from w->conf to |next| by domain name; components of removed domains get SIZE_MAX.
+// Thread: the reloading thread while |w| is paused.
+void rt_comp_remap(rt_worker_t *w, const rt_conf_t *next);
+// rt_comp_close_removed ends the streams of |w|'s components whose domain a reload removed
+// (<system-shutdown/> after what is queued for them). Thread: worker |w|.
+void rt_comp_close_removed(rt_worker_t *w);
 
 // route.c
 void rt_route_stanza(rt_worker_t *w, rt_msg_t *m); // takes |m|

@@ -329,6 +329,80 @@ void rt_conn_start_connect(rt_conn_t *c) {
     c->ops_in_flight++;
 }
 
+// worker_drained: nothing waits in this worker: no stanza queued in a pair, no output unsent or
+// unacknowledged (XEP-0198), nothing in the inbox.
+static bool worker_drained(rt_worker_t *w) {
+    if (w->q_bytes > 0) {
+        return false;
+    }
+    pthread_mutex_lock(&w->inbox_lock);
+    bool inbox_empty = w->inbox_head == NULL;
+    pthread_mutex_unlock(&w->inbox_lock);
+    if (!inbox_empty) {
+        return false;
+    }
+    for (rt_conn_t *c = w->conns; c != NULL; c = c->next) {
+        if (!c->closing && (rt_conn_out_bytes(c) > 0 || c->sm_count > 0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+#define CLOSE_STEP_MS 200    // between the close steps: bounces cross workers meanwhile
+#define CLOSE_FLUSH_MS 2500  // the last step waits this long for closing streams to flush
+
+// shutdown_step runs graceful shutdown's close phase (main sets rt->stop_close when the queues
+// drained or s2s.shutdown_timeout passed), one step per tick, CLOSE_STEP_MS apart:
+//   1. bounce every queued stanza (remote-server-timeout);
+//   2. bounce again what came meanwhile, end every s2s stream: </stream:stream>, or
+//      <system-shutdown/> when stanzas are still in flight on it (written, unacknowledged: they
+//      bounce as the stream goes); stanzas for remote domains bounce from now on;
+//   3. bounce again, end every component stream with <system-shutdown/> (bounces for it were
+//      written before); the loop ends when every stream closed or CLOSE_FLUSH_MS later.
+static void shutdown_step(rt_worker_t *w) {
+    if (w->close_step > 0 && w->now_ms < w->stop_deadline_ms) {
+        return;
+    }
+    switch (w->close_step) {
+    case 0:
+        rt_pool_fail_all(w);
+        break;
+    case 1:
+        rt_pool_fail_all(w);
+        for (rt_conn_t *c = w->conns; c != NULL; c = c->next) {
+            if (c->kind == RT_CONN_COMP || c->closing || c->close_after_flush) {
+                continue;
+            }
+            if (c->kind == RT_CONN_S2S_OUT && !c->header_sent) {
+                rt_conn_close(c); // not connected yet: nothing to say to the peer
+                continue;
+            }
+            if (c->kind == RT_CONN_S2S_OUT) {
+                rt_pool_stream_closed(c); // no stanza may pick this stream any more
+            }
+            if (c->sm_count > 0 || rt_conn_out_bytes(c) > 0) {
+                rt_conn_stream_error(c, "system-shutdown", NULL);
+            } else {
+                rt_conn_end_stream(c);
+            }
+        }
+        break;
+    case 2:
+        rt_pool_fail_all(w);
+        for (rt_conn_t *c = w->conns; c != NULL; c = c->next) {
+            if (c->kind == RT_CONN_COMP && !c->closing && !c->close_after_flush) {
+                rt_conn_stream_error(c, "system-shutdown", NULL);
+            }
+        }
+        break;
+    default:
+        return;
+    }
+    w->close_step++;
+    w->stop_deadline_ms = w->now_ms + (w->close_step == 3 ? CLOSE_FLUSH_MS : CLOSE_STEP_MS);
+}
+
 static void on_tick(rt_worker_t *w) {
     w->now_ms = rt_now_ms();
     atomic_fetch_add_explicit(&w->heartbeat, 1, memory_order_relaxed); // systemd watchdog
@@ -346,21 +420,22 @@ static void on_tick(rt_worker_t *w) {
         c = next;
     }
     if (atomic_load(&w->rt->stop) && !w->stopping) {
+        // Graceful shutdown, phase 1: no new connections; what is queued keeps flowing.
         w->stopping = true;
-        w->stop_deadline_ms = w->now_ms + 2000;
-        CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "w%u: shutting down", w->idx);
+        CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "w%u: stopping: listeners closed, draining",
+                 w->idx);
         for (size_t i = 0; i < w->num_listeners; i++) {
             shutdown(w->listeners[i].fd, SHUT_RDWR);
             struct io_uring_sqe *sqe = get_sqe(w);
             io_uring_prep_cancel(sqe, &w->listeners[i].op, 0);
             io_uring_sqe_set_data(sqe, NULL);
         }
-        rt_pool_fail_all(w);
-        for (c = w->conns; c != NULL; c = c->next) {
-            if (!c->closing && !c->close_after_flush) {
-                rt_conn_stream_error(c, "system-shutdown", NULL);
-            }
-        }
+    }
+    if (w->stopping && w->close_step == 0) {
+        atomic_store_explicit(&w->drained, worker_drained(w), memory_order_release);
+    }
+    if (w->stopping && atomic_load(&w->rt->stop_close)) {
+        shutdown_step(w);
     }
 }
 
@@ -417,10 +492,13 @@ int rt_worker_run(rt_worker_t *w) {
     arm_inbox(w);
     reaped_t batch[CQE_BATCH];
     for (;;) {
+        if (atomic_load_explicit(&w->rt->reload_epoch, memory_order_acquire) != w->reload_seen) {
+            rt_reload_worker_pause(w); // between two iterations: a reload swaps w->conf
+        }
         flush_outboxes(w);
         flush_dirty(w);
         reap_closed(w);
-        if (w->stopping && (w->conns == NULL || w->now_ms > w->stop_deadline_ms)) {
+        if (w->close_step == 3 && (w->conns == NULL || w->now_ms > w->stop_deadline_ms)) {
             break;
         }
         int r = io_uring_submit_and_wait(&w->ring, 1);

@@ -203,13 +203,29 @@ static void deliver_local(rt_worker_t *w, size_t idx, rt_msg_t *m) {
     }
 }
 
+// not_hosted handles |m| for a domain this router does not host. A stanza that came over s2s was
+// for a domain we hosted when its pair was authenticated and a reload has removed since: we are
+// not a relay, so it bounces at once, as for a domain that does not exist. Anything else goes to
+// the domain's server (a removed domain may have moved elsewhere).
+static void not_hosted(rt_worker_t *w, rt_msg_t *m) {
+    if (m->kind == RT_MSG_STANZA && m->from_s2s) {
+        rt_route_bounce(w, m, "remote-server-not-found", "cancel");
+        return;
+    }
+    if (m->kind == RT_MSG_STANZA && w->close_step >= 2) {
+        rt_route_bounce(w, m, "remote-server-timeout", "wait"); // shutting down: s2s is closed
+        return;
+    }
+    rt_pool_route(w, m);
+}
+
 void rt_route_stanza(rt_worker_t *w, rt_msg_t *m) {
     const rt_conf_t *conf = w->conf;
     const rt_conf_domain_t *d = rt_conf_domain(conf, m->tdom);
     if (d != NULL) {
         deliver_local(w, (size_t)(d - conf->domains), m);
     } else {
-        rt_pool_route(w, m);
+        not_hosted(w, m);
     }
 }
 
@@ -234,6 +250,7 @@ bool rt_route_from_stream(rt_conn_t *c, const rt_xs_elem_t *el, const char *fdom
                                     raw_len);
     core_bld_cleanup(&b);
     m->enq_ms = c->w->now_ms;
+    m->from_s2s = c->kind != RT_CONN_COMP;
     rt_route_stanza(c->w, m);
     return true;
 }
@@ -241,11 +258,15 @@ bool rt_route_from_stream(rt_conn_t *c, const rt_xs_elem_t *el, const char *fdom
 void rt_route_msg(rt_worker_t *w, rt_msg_t *m) {
     switch (m->kind) {
     case RT_MSG_STANZA: {
-        // A stanza for a remote domain reaches the worker that owns the domain's pairs.
+        // A stanza for a remote domain reaches the worker that owns the domain's pairs; one for
+        // a hosted domain the component's worker. A reload may have removed that domain since
+        // the stanza was posted: it is then routed (or bounced) afresh.
         const rt_conf_t *conf = w->conf;
         const rt_conf_domain_t *d = rt_conf_domain(conf, m->tdom);
         if (d != NULL) {
             deliver_local(w, (size_t)(d - conf->domains), m);
+        } else if (m->from_s2s || w->close_step >= 2) {
+            not_hosted(w, m);
         } else {
             rt_pool_submit(w, m);
         }

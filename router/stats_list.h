@@ -44,3 +44,6 @@ RT_STAT(VERDICT_NEGATIVE, COUNTER, "fedrouter_verdict_cache_total", "result=\"ne
 RT_STAT(VERIFICATION_CONNECTIONS, COUNTER, "fedrouter_verification_connections_total", "", "Short-lived connections opened to verify a peer or carry db:verify")
 RT_STAT(BIDI_STREAMS, COUNTER, "fedrouter_bidi_streams_total", "", "Outbound streams on which bidirectional use (XEP-0288) was enabled")
 RT_STAT(HANDSHAKES_AVOIDED, COUNTER, "fedrouter_handshakes_avoided_total", "", "Pairs that rode an existing stream instead of a new TCP connection and TLS handshake")
+RT_STAT(CONFIG_RELOADS_OK, COUNTER, "fedrouter_config_reloads_total", "result=\"ok\"", "Configuration reloads (SIGHUP, fedctl reload), by result")
+RT_STAT(CONFIG_RELOADS_FAILED, COUNTER, "fedrouter_config_reloads_total", "result=\"failed\"", "")
+RT_STAT(CONFIG_RELOAD_SUCCESS_TS, GAUGE, "fedrouter_config_last_reload_success_timestamp_seconds", "", "Unix time the running configuration was loaded (start or last successful reload)")

@@ -1,5 +1,7 @@
 #include "router/tls.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +19,33 @@ typedef struct tls_cert {
     SSL_CTX *client;
 } tls_cert_t;
 
-struct rt_tls {
-    const rt_conf_t *conf; // borrowed; outlives this object
+// A name a certificate is picked for: a hosted domain (its configured certificate) or a name a
+// certificate lists.
+typedef struct tls_name {
+    char *name;
+    size_t cert_idx;
+} tls_name_t;
+
+// One generation of contexts, built from one configuration. It copies what it needs from the
+// configuration (the snapshot may be freed after a reload) and lives while it is current or a
+// connection uses it: each rt_tls_conn_t holds a reference (tc->gen).
+typedef struct tls_gen {
+    _Atomic uint32_t refs;
     X509_STORE *store;
     tls_cert_t *certs; // one per conf->certs
     size_t num_certs;
+    tls_name_t *hosted; // hosted domains with a certificate, sorted by name (like conf->domains)
+    size_t num_hosted;
+    tls_name_t *listed; // every name the certificates list, in configuration order
+    size_t num_listed;
     SSL_CTX *client_nocert;
     SSL_CTX *server_nocert; // only used when no certificate is configured at all
+} tls_gen_t;
+
+// The handle the workers share: the current generation, swapped by rt_tls_adopt.
+struct rt_tls {
+    pthread_mutex_t *lock; // guards |cur| and its reference count changes by readers
+    tls_gen_t *cur;
 };
 
 static int g_ex_index = -1; // SSL ex_data slot holding the rt_tls_conn_t *
@@ -38,7 +60,7 @@ static void ssl_err(char *err, size_t err_len, const char *what, const char *fil
 static enum ssl_verify_result_t verify_peer(SSL *ssl, uint8_t *out_alert) {
     (void)out_alert;
     rt_tls_conn_t *tc = SSL_get_ex_data(ssl, g_ex_index);
-    rt_tls_t *tls = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    tls_gen_t *tls = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
     const STACK_OF(CRYPTO_BUFFER) *bufs = SSL_get0_peer_certificates(ssl);
     STACK_OF(X509) *chain = NULL;
     X509_STORE_CTX *sctx = NULL;
@@ -89,18 +111,15 @@ out:
 
 static int servername_cb(SSL *ssl, int *alert, void *arg) {
     (void)alert;
-    rt_tls_t *tls = arg;
+    tls_gen_t *tls = arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (name == NULL) {
         return SSL_TLSEXT_ERR_OK;
     }
-    for (size_t i = 0; i < tls->conf->num_certs; i++) {
-        const rt_conf_cert_t *c = &tls->conf->certs[i];
-        for (size_t j = 0; j < c->num_domains; j++) {
-            if (strcasecmp(c->domains[j], name) == 0) {
-                SSL_set_SSL_CTX(ssl, tls->certs[i].server);
-                return SSL_TLSEXT_ERR_OK;
-            }
+    for (size_t i = 0; i < tls->num_listed; i++) {
+        if (strcasecmp(tls->listed[i].name, name) == 0) {
+            SSL_set_SSL_CTX(ssl, tls->certs[tls->listed[i].cert_idx].server);
+            return SSL_TLSEXT_ERR_OK;
         }
     }
     return SSL_TLSEXT_ERR_OK; // keep the certificate chosen from the stream 'to'
@@ -127,7 +146,7 @@ static int alpn_select_cb(SSL *ssl, const uint8_t **out, uint8_t *out_len, const
     return SSL_TLSEXT_ERR_NOACK;
 }
 
-static SSL_CTX *new_ctx(rt_tls_t *tls, bool server) {
+static SSL_CTX *new_ctx(tls_gen_t *tls, bool server) {
     SSL_CTX *ctx = SSL_CTX_new(TLS_method());
     if (ctx == NULL) {
         return NULL;
@@ -159,12 +178,37 @@ static bool load_cert(SSL_CTX *ctx, const rt_conf_cert_t *c, char *err, size_t e
     return true;
 }
 
-rt_tls_t *rt_tls_new(const rt_conf_t *conf, char *err, size_t err_len) {
-    if (g_ex_index < 0) {
-        g_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+static void gen_free(tls_gen_t *tls);
+
+static void gen_unref(tls_gen_t *g) {
+    if (g != NULL && atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) {
+        gen_free(g);
     }
-    rt_tls_t *tls = core_xcalloc(1, sizeof(*tls));
-    tls->conf = conf;
+}
+
+static tls_gen_t *gen_new(const rt_conf_t *conf, char *err, size_t err_len) {
+    tls_gen_t *tls = core_xcalloc(1, sizeof(*tls));
+    atomic_init(&tls->refs, 1);
+    tls->hosted = core_xcalloc(conf->num_domains ? conf->num_domains : 1, sizeof(tls_name_t));
+    for (size_t i = 0; i < conf->num_domains; i++) {
+        if (conf->domains[i].cert_idx < conf->num_certs) {
+            tls->hosted[tls->num_hosted].name = core_xstrdup(conf->domains[i].name);
+            tls->hosted[tls->num_hosted].cert_idx = conf->domains[i].cert_idx;
+            tls->num_hosted++;
+        }
+    }
+    size_t listed = 0;
+    for (size_t i = 0; i < conf->num_certs; i++) {
+        listed += conf->certs[i].num_domains;
+    }
+    tls->listed = core_xcalloc(listed ? listed : 1, sizeof(tls_name_t));
+    for (size_t i = 0; i < conf->num_certs; i++) {
+        for (size_t j = 0; j < conf->certs[i].num_domains; j++) {
+            tls->listed[tls->num_listed].name = core_xstrdup(conf->certs[i].domains[j]);
+            tls->listed[tls->num_listed].cert_idx = i;
+            tls->num_listed++;
+        }
+    }
     if (conf->ca_file != NULL) {
         tls->store = X509_STORE_new();
         if (tls->store == NULL || !X509_STORE_load_locations(tls->store, conf->ca_file, NULL)) {
@@ -213,11 +257,11 @@ rt_tls_t *rt_tls_new(const rt_conf_t *conf, char *err, size_t err_len) {
     }
     return tls;
 fail:
-    rt_tls_free(tls);
+    gen_free(tls);
     return NULL;
 }
 
-void rt_tls_free(rt_tls_t *tls) {
+static void gen_free(tls_gen_t *tls) {
     if (tls == NULL) {
         return;
     }
@@ -226,39 +270,98 @@ void rt_tls_free(rt_tls_t *tls) {
         SSL_CTX_free(tls->certs[i].client);
     }
     free(tls->certs);
+    for (size_t i = 0; i < tls->num_hosted; i++) {
+        free(tls->hosted[i].name);
+    }
+    free(tls->hosted);
+    for (size_t i = 0; i < tls->num_listed; i++) {
+        free(tls->listed[i].name);
+    }
+    free(tls->listed);
     SSL_CTX_free(tls->client_nocert);
     SSL_CTX_free(tls->server_nocert);
     X509_STORE_free(tls->store);
     free(tls);
 }
 
-static const tls_cert_t *cert_for(const rt_tls_t *tls, const char *domain) {
+rt_tls_t *rt_tls_new(const rt_conf_t *conf, char *err, size_t err_len) {
+    if (g_ex_index < 0) {
+        g_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    }
+    tls_gen_t *g = gen_new(conf, err, err_len);
+    if (g == NULL) {
+        return NULL;
+    }
+    rt_tls_t *tls = core_xcalloc(1, sizeof(*tls));
+    tls->lock = core_xcalloc(1, sizeof(*tls->lock));
+    pthread_mutex_init(tls->lock, NULL);
+    tls->cur = g;
+    return tls;
+}
+
+void rt_tls_free(rt_tls_t *tls) {
+    if (tls == NULL) {
+        return;
+    }
+    gen_unref(tls->cur);
+    pthread_mutex_destroy(tls->lock);
+    free(tls->lock);
+    free(tls);
+}
+
+void rt_tls_adopt(rt_tls_t *live, rt_tls_t *fresh) {
+    pthread_mutex_lock(live->lock);
+    tls_gen_t *old = live->cur;
+    live->cur = fresh->cur;
+    pthread_mutex_unlock(live->lock);
+    fresh->cur = NULL;
+    rt_tls_free(fresh);
+    gen_unref(old); // freed here, or by the last connection that still uses it
+}
+
+// acquire returns the current generation with a reference the caller gives back (gen_unref).
+static tls_gen_t *acquire(const rt_tls_t *tls) {
+    pthread_mutex_lock(tls->lock);
+    tls_gen_t *g = tls->cur;
+    atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(tls->lock);
+    return g;
+}
+
+static int name_cmp(const void *key, const void *elem) {
+    return strcmp(key, ((const tls_name_t *)elem)->name);
+}
+
+static const tls_cert_t *cert_for(const tls_gen_t *tls, const char *domain) {
     if (domain == NULL) {
         return NULL;
     }
-    const rt_conf_domain_t *d = rt_conf_domain(tls->conf, domain);
-    if (d != NULL && d->cert_idx < tls->num_certs) {
-        return &tls->certs[d->cert_idx];
+    const tls_name_t *h = bsearch(domain, tls->hosted, tls->num_hosted, sizeof(tls_name_t), name_cmp);
+    if (h != NULL) {
+        return &tls->certs[h->cert_idx];
     }
-    for (size_t i = 0; i < tls->conf->num_certs; i++) {
-        const rt_conf_cert_t *c = &tls->conf->certs[i];
-        for (size_t j = 0; j < c->num_domains; j++) {
-            if (strcmp(c->domains[j], domain) == 0) {
-                return &tls->certs[i];
-            }
+    for (size_t i = 0; i < tls->num_listed; i++) {
+        if (strcmp(tls->listed[i].name, domain) == 0) {
+            return &tls->certs[tls->listed[i].cert_idx];
         }
     }
     return NULL;
 }
 
 bool rt_tls_has_cert(const rt_tls_t *tls, const char *domain) {
-    return cert_for(tls, domain) != NULL;
+    tls_gen_t *g = acquire(tls);
+    bool has = cert_for(g, domain) != NULL;
+    gen_unref(g);
+    return has;
 }
 
-static rc_t conn_setup(rt_tls_conn_t *tc, SSL_CTX *ctx) {
+// conn_setup starts |tc| on |ctx| of generation |g|, whose reference it takes (given back here on
+// failure, by rt_tls_conn_cleanup otherwise).
+static rc_t conn_setup(rt_tls_conn_t *tc, tls_gen_t *g, SSL_CTX *ctx) {
     core_memset(tc, 0, sizeof(*tc));
     tc->ssl = SSL_new(ctx);
     if (tc->ssl == NULL) {
+        gen_unref(g);
         return RC_TLS;
     }
     tc->rbio = BIO_new(BIO_s_mem());
@@ -268,30 +371,34 @@ static rc_t conn_setup(rt_tls_conn_t *tc, SSL_CTX *ctx) {
         BIO_free(tc->wbio);
         SSL_free(tc->ssl);
         core_memset(tc, 0, sizeof(*tc));
+        gen_unref(g);
         return RC_TLS;
     }
+    tc->gen = g;
     SSL_set_bio(tc->ssl, tc->rbio, tc->wbio);
     SSL_set_ex_data(tc->ssl, g_ex_index, tc);
     snprintf(tc->verify_err, sizeof(tc->verify_err), "no certificate");
     return RC_OK;
 }
 
-rc_t rt_tls_conn_server(const rt_tls_t *tls, rt_tls_conn_t *tc, const char *domain) {
+rc_t rt_tls_conn_server(const rt_tls_t *live, rt_tls_conn_t *tc, const char *domain) {
+    tls_gen_t *tls = acquire(live);
     const tls_cert_t *c = cert_for(tls, domain);
     if (c == NULL && tls->num_certs > 0) {
         c = &tls->certs[0];
     }
-    rc_t rc = conn_setup(tc, c ? c->server : tls->server_nocert);
+    rc_t rc = conn_setup(tc, tls, c ? c->server : tls->server_nocert);
     if (rc == RC_OK) {
         SSL_set_accept_state(tc->ssl);
     }
     return rc;
 }
 
-rc_t rt_tls_conn_client(const rt_tls_t *tls, rt_tls_conn_t *tc, const char *local,
+rc_t rt_tls_conn_client(const rt_tls_t *live, rt_tls_conn_t *tc, const char *local,
                         const char *remote, bool alpn_xmpp) {
+    tls_gen_t *tls = acquire(live);
     const tls_cert_t *c = cert_for(tls, local);
-    rc_t rc = conn_setup(tc, c ? c->client : tls->client_nocert);
+    rc_t rc = conn_setup(tc, tls, c ? c->client : tls->client_nocert);
     if (rc != RC_OK) {
         return rc;
     }
@@ -312,6 +419,7 @@ void rt_tls_conn_cleanup(rt_tls_conn_t *tc) {
     }
     SSL_free(tc->ssl); // frees the BIOs
     X509_free(tc->peer_leaf);
+    gen_unref(tc->gen);
     core_memset(tc, 0, sizeof(*tc));
 }
 

@@ -8,8 +8,12 @@
 // otherwise). Peer certificates carrying only the serverAuth usage are accepted for client auth
 // (public CAs stopped issuing clientAuth).
 //
-// Thread: rt_tls_t is immutable after rt_tls_new and shared by all workers. An rt_tls_conn_t
-// belongs to its connection's worker.
+// Reload: rt_tls_t is a handle on the current generation of contexts. rt_tls_adopt swaps in the
+// generation of a freshly built rt_tls_t: new connections use it, live ones keep the generation
+// they started on (each rt_tls_conn_t holds a reference; the last one frees it).
+//
+// Thread: rt_tls_t is shared by all workers (a short mutex guards the generation swap, taken once
+// per new TLS session). An rt_tls_conn_t belongs to its connection's worker.
 #ifndef RT_ROUTER_TLS_H
 #define RT_ROUTER_TLS_H
 
@@ -33,12 +37,17 @@ typedef struct rt_tls_conn {
     bool peer_chain_ok;  // the peer's chain validated against the trust store
     X509 *peer_leaf;     // owned reference, NULL when the peer sent no certificate
     char verify_err[96]; // why the chain failed, for logs
+    struct tls_gen *gen; // the context generation this session uses (a reference)
 } rt_tls_conn_t;
 
 // rt_tls_new loads certificates, keys and the trust store named in |conf|. Returns an owned
 // object (rt_tls_free) or NULL with the reason in |err|.
 rt_tls_t *rt_tls_new(const rt_conf_t *conf, char *err, size_t err_len);
 void rt_tls_free(rt_tls_t *tls);
+// rt_tls_adopt makes |fresh|'s contexts (an rt_tls_new result) the ones |live| hands to new
+// sessions, and frees |fresh| (takes it). The previous generation is freed once no session uses
+// it. Thread: any (the reloading thread).
+void rt_tls_adopt(rt_tls_t *live, rt_tls_t *fresh);
 
 // rt_tls_conn_server starts a server-side TLS session whose certificate is the one for |domain|
 // (or the first certificate when |domain| is NULL or has none; SNI may switch it). With

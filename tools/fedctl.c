@@ -1,6 +1,6 @@
 // fedctl: talks to a running fedrouter over its admin socket (config admin.socket).
 //
-//   fedctl [-s SOCKET] [--json] peers | pairs | stats | verdicts-flush IP:PORT
+//   fedctl [-s SOCKET] [--json] peers | pairs | stats | verdicts-flush IP:PORT | reload
 //
 // Sends one request line, reads one JSON object; prints it as is (--json) or as a table.
 // Exit status: 0 ok, 1 the router answered an error or could not be reached, 2 usage.
@@ -275,7 +275,9 @@ static void usage(FILE *f) {
                "  peers                    peer addresses, their streams and pairs per state\n"
                "  pairs                    outbound domain pairs (state, peer, queued stanzas)\n"
                "  stats                    the /metrics counters and gauges (totals)\n"
-               "  verdicts-flush IP:PORT   forget every verdict for that peer address\n");
+               "  verdicts-flush IP:PORT   forget every verdict for that peer address\n"
+               "  reload                   re-read the configuration and certificates (like\n"
+               "                           SIGHUP); a refused one prints why and exits 1\n");
 }
 
 int main(int argc, char **argv) {
@@ -380,6 +382,8 @@ int main(int argc, char **argv) {
         print_pairs(jget(root, "pairs"));
     } else if (jget(root, "stats") != NULL) {
         print_stats(jget(root, "stats"));
+    } else if (jget(root, "reloaded") != NULL) {
+        printf("configuration reloaded\n");
     } else if (jget(root, "flushed") != NULL) {
         printf("flushed %s verdicts\n", jtext(root, "flushed"));
     } else {
