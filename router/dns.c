@@ -11,9 +11,10 @@
 //
 // SRV and TLSA queries are built by dna_dnsmsg_query (AD=1, EDNS0 DO=1), sent with ares_send and
 // parsed by dna_dnsmsg_parse (bounded, untrusted input); their TTLs come from its min_ttl.
-// A/AAAA TTLs come from ares_addrinfo_node. c-ares (1.18) puts its own random ID into a query it
-// sends and delivers only an answer whose ID and question match it, so the ID we parse against
-// is the answer's own; dna_dnsmsg_parse checks the question again.
+// A/AAAA TTLs come from ares_addrinfo_node. c-ares delivers only an answer whose ID and question
+// match the query it sent (and may have put an ID of its own into that query), so the ID we parse
+// against is the answer's own; dna_dnsmsg_parse checks the question again. The DNSSEC queries go
+// through a second channel (|sec|, see rt_dns_new) on the same servers and the same watch/tick.
 #include "router/dns.h"
 
 #include <ares.h>

@@ -27,7 +27,7 @@ three zone apexes.
 
 Command line (exit 0 done, 1 failure, 77 when knotd/knotc/unbound are not installed):
     dnssec_lab.py start DIR RECORDS_FILE [--max-ttl N] [--watch PID]
-        builds the lab in DIR (created if needed; must not hold a running lab), prints the
+        (--max-ttl: unbound's cache-max-ttl, see above) builds the lab in DIR (created if needed; must not hold a running lab), prints the
         resolver's address "127.0.0.1:PORT" as the last line of stdout and returns with both
         daemons running. Their PIDs are in DIR/pids.json. With --watch PID a small watcher
         process stops the lab when process PID exits (so a crashed test leaks nothing).
@@ -51,7 +51,9 @@ Python API (import with sys.path pointing at tests/support):
     Lab.knot_port               the authoritative knotd's port (no validation there)
     Lab.trust_anchor            the DNSKEY record (text) unbound uses as trust anchor for test.
     Lab.query(name, qtype, timeout=2.0) -> (rcode, num_answers, ad)
-                                one query with RD, AD and EDNS0 DO set to the resolver
+                                one UDP query with RD, AD and EDNS0 DO set to the resolver;
+                                num_answers is ANCOUNT (RRSIGs included)
+    dns_query(server, name, qtype, timeout=2.0)   the same against any (host, port)
     Lab.stop()                  stop(Lab.dir); Lab is also a context manager (stops on exit)
     TYPE_A, TYPE_AAAA, TYPE_SRV, TYPE_TLSA, TYPE_SOA   query type numbers
 """
