@@ -1,5 +1,5 @@
 // test_dns_order.c: the pure logic of router/dns.c (RFC 2782 ordering with the XEP-0368
-// preference, address flattening and its cap, SRV answer handling, name normalisation). It includes
+// preference, address flattening and its cap, SRV and TLSA answer handling, name normalisation). It includes
 // dns.c to reach these static functions (STYLE.md §12: pure static logic only); the resolution
 // paths are tested against a real unbound in test_dns.c.
 #include "router/dns.c"
@@ -186,6 +186,112 @@ static void test_srv_answer(rt_dns_t *dns) {
     free(job);
 }
 
+// tlsa_answer on a crafted answer: AD set, question _443._tcp.a. TLSA, a good 3 1 1 record and a
+// malformed one (2-byte SHA2-256 digest), both TTL 7200 (capped to 3600).
+static const uint8_t tlsa_msg[] = {
+    0x00, 0x01, 0x81, 0xa0, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00,
+    // question at offset 12, ends at 29
+    4, '_', '4', '4', '3', 4, '_', 't', 'c', 'p', 1, 'a', 0, 0x00, 0x34, 0x00, 0x01,
+    // answer 1: TLSA IN 7200, rdlength 35: 3 1 1 + 32 bytes
+    0xc0, 0x0c, 0x00, 0x34, 0x00, 0x01, 0x00, 0x00, 0x1c, 0x20, 0x00, 0x23, 3, 1, 1, 1, 2, 3, 4, 5,
+    6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
+    31, 32,
+    // answer 2: TLSA IN 7200, rdlength 5: 3 1 1 + 2 bytes (malformed)
+    0xc0, 0x0c, 0x00, 0x34, 0x00, 0x01, 0x00, 0x00, 0x1c, 0x20, 0x00, 0x05, 3, 1, 1, 0xab, 0xcd};
+
+static void tlsa_job_reset(rt_dns_job_t *job) {
+    dna_tlsa_set_cleanup(&job->set);
+    job->dnssec = DNA_DNSSEC_UNKNOWN;
+    job->tlsa_ttl = 12345;
+}
+
+static void test_tlsa_answer(rt_dns_t *dns) {
+    uint8_t msg[sizeof(tlsa_msg)];
+    rt_dns_job_t *job = srv_job(dns, "_443._tcp.a");
+    // secure: the good record kept, the malformed one counted; TTL capped at 1 h
+    (void)tlsa_answer(job, ARES_SUCCESS, tlsa_msg, sizeof(tlsa_msg));
+    T_ASSERT_EQ(job->dnssec, DNA_DNSSEC_SECURE);
+    T_ASSERT_EQ(job->set.num_recs, 1);
+    T_ASSERT_EQ(job->set.num_malformed, 1);
+    T_ASSERT_EQ(job->set.recs[0].usage, 3);
+    T_ASSERT_EQ(job->set.recs[0].data_len, 32);
+    T_ASSERT_EQ(job->tlsa_ttl, DNS_TTL_MAX_S);
+    // a copy (as the cache hands out) has the same records and counts
+    {
+        dna_tlsa_set_t copy;
+        memset(&copy, 0, sizeof(copy));
+        tlsa_set_copy(&copy, &job->set);
+        T_ASSERT_EQ(copy.num_recs, 1);
+        T_ASSERT_EQ(copy.num_malformed, 1);
+        T_ASSERT(memcmp(copy.recs[0].data, job->set.recs[0].data, 32) == 0);
+        T_ASSERT(copy.recs[0].data != job->set.recs[0].data);
+        dna_tlsa_set_cleanup(&copy);
+    }
+    // without AD: insecure, and the records are not even parsed
+    memcpy(msg, tlsa_msg, sizeof(msg));
+    msg[3] = 0x80;
+    tlsa_job_reset(job);
+    (void)tlsa_answer(job, ARES_SUCCESS, msg, sizeof(msg));
+    T_ASSERT_EQ(job->dnssec, DNA_DNSSEC_INSECURE);
+    T_ASSERT_EQ(job->set.num_recs + job->set.num_malformed, 0);
+    T_ASSERT_EQ(job->tlsa_ttl, DNS_TTL_MAX_S);
+    // TC=1 (c-ares did not get a full answer over TCP either): temporary failure
+    memcpy(msg, tlsa_msg, sizeof(msg));
+    msg[2] |= 0x02;
+    tlsa_job_reset(job);
+    (void)tlsa_answer(job, ARES_SUCCESS, msg, sizeof(msg));
+    T_ASSERT_EQ(job->dnssec, DNA_DNSSEC_TEMPFAIL);
+    T_ASSERT_EQ(job->set.num_recs, 0);
+    T_ASSERT_EQ(job->tlsa_ttl, 0);
+    // SERVFAIL from the validator (as an answer or as c-ares' status): bogus, 30 s
+    memcpy(msg, tlsa_msg, sizeof(msg));
+    msg[3] = 0x82;
+    tlsa_job_reset(job);
+    (void)tlsa_answer(job, ARES_SUCCESS, msg, sizeof(msg));
+    T_ASSERT_EQ(job->dnssec, DNA_DNSSEC_BOGUS);
+    T_ASSERT_EQ(job->set.num_recs, 0);
+    T_ASSERT_EQ(job->tlsa_ttl, DNS_NEG_TTL_S);
+    tlsa_job_reset(job);
+    (void)tlsa_answer(job, ARES_ESERVFAIL, NULL, 0);
+    T_ASSERT_EQ(job->dnssec, DNA_DNSSEC_BOGUS);
+    // REFUSED: temporary failure
+    msg[3] = 0x85;
+    tlsa_job_reset(job);
+    (void)tlsa_answer(job, ARES_SUCCESS, msg, sizeof(msg));
+    T_ASSERT_EQ(job->dnssec, DNA_DNSSEC_TEMPFAIL);
+    // secure NXDOMAIN without records: an empty set, cached 30 s
+    memcpy(msg, tlsa_msg, sizeof(msg));
+    msg[3] = 0xa3;
+    msg[7] = 0; // ANCOUNT 0, message cut after the question
+    tlsa_job_reset(job);
+    (void)tlsa_answer(job, ARES_SUCCESS, msg, 29);
+    T_ASSERT_EQ(job->dnssec, DNA_DNSSEC_SECURE);
+    T_ASSERT_EQ(job->set.num_recs + job->set.num_malformed, 0);
+    T_ASSERT_EQ(job->tlsa_ttl, DNS_NEG_TTL_S);
+    // c-ares failures
+    tlsa_job_reset(job);
+    (void)tlsa_answer(job, ARES_ETIMEOUT, NULL, 0);
+    T_ASSERT_EQ(job->dnssec, DNA_DNSSEC_TEMPFAIL);
+    tlsa_job_reset(job);
+    (void)tlsa_answer(job, ARES_ECONNREFUSED, NULL, 0);
+    T_ASSERT_EQ(job->dnssec, DNA_DNSSEC_TEMPFAIL);
+    // every truncation: temporary failure, nothing parsed, no overread (ASan)
+    for (size_t cut = 0; cut < sizeof(tlsa_msg); cut++) {
+        tlsa_job_reset(job);
+        (void)tlsa_answer(job, ARES_SUCCESS, tlsa_msg, cut);
+        T_ASSERT_EQ(job->dnssec, DNA_DNSSEC_TEMPFAIL);
+        T_ASSERT_EQ(job->set.num_recs + job->set.num_malformed, 0);
+    }
+    // an answer to another question: temporary failure
+    dna_tlsa_set_cleanup(&job->set);
+    free(job);
+    job = srv_job(dns, "_443._tcp.b");
+    (void)tlsa_answer(job, ARES_SUCCESS, tlsa_msg, sizeof(tlsa_msg));
+    T_ASSERT_EQ(job->dnssec, DNA_DNSSEC_TEMPFAIL);
+    dna_tlsa_set_cleanup(&job->set);
+    free(job);
+}
+
 static void test_names(void) {
     char out[DNS_NAME_MAX + 1];
     char name[300];
@@ -226,6 +332,7 @@ int main(void) {
     test_weights(&dns);
     test_flatten(&dns);
     test_srv_answer(&dns);
+    test_tlsa_answer(&dns);
     test_names();
     fprintf(stderr, "unit_dns_order: ok\n");
     return 0;
