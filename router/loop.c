@@ -329,11 +329,18 @@ void rt_conn_start_connect(rt_conn_t *c) {
     c->ops_in_flight++;
 }
 
-// worker_drained: nothing waits in this worker: no stanza queued in a pair, no output unsent or
-// unacknowledged (XEP-0198), nothing in the inbox.
+// worker_drained: nothing waits in this worker that could still go out: no stanza queued in a
+// pair that is on a stream or getting one (a pair waiting for a peer in back-off, with no stream
+// coming, cannot drain: it bounces in the close phase), no output unsent or unacknowledged
+// (XEP-0198), nothing in the inbox.
 static bool worker_drained(rt_worker_t *w) {
-    if (w->q_bytes > 0) {
-        return false;
+    for (size_t b = 0; w->q_bytes > 0 && b < RT_OUT_BUCKETS; b++) {
+        for (rt_opair_t *p = w->pair_table[b]; p != NULL; p = p->hash_next) {
+            if (p->q_head != NULL &&
+                !(p->state == RT_OPAIR_WAITING && (p->peer == NULL || p->peer->streams == NULL))) {
+                return false;
+            }
+        }
     }
     pthread_mutex_lock(&w->inbox_lock);
     bool inbox_empty = w->inbox_head == NULL;

@@ -107,7 +107,9 @@ static bool routes_equal(const rt_conf_t *a, const rt_conf_t *b) {
         return false;
     }
     for (size_t i = 0; i < a->num_routes; i++) {
-        if (memcmp(&a->routes[i], &b->routes[i], sizeof(a->routes[i])) != 0) {
+        const rt_dns_route_t *x = &a->routes[i], *y = &b->routes[i];
+        if (!str_equal(x->domain, y->domain) || !str_equal(x->host, y->host) ||
+            x->port != y->port || x->direct_tls != y->direct_tls) {
             return false;
         }
     }
@@ -499,7 +501,11 @@ int main(int argc, char **argv) {
     rt_reload_t reload = {.path = conf_path, .boot = conf, .notify = &notify};
     pthread_mutex_init(&reload.run_lock, NULL);
     pthread_mutex_init(&reload.lock, NULL);
-    pthread_cond_init(&reload.cond, NULL);
+    pthread_condattr_t rca;
+    pthread_condattr_init(&rca);
+    pthread_condattr_setclock(&rca, CLOCK_MONOTONIC); // pause_workers' deadline
+    pthread_cond_init(&reload.cond, &rca);
+    pthread_condattr_destroy(&rca);
     rt.reload = &reload;
     rt.tls = rt_tls_new(conf, err, sizeof(err));
     if (rt.tls == NULL) {

@@ -48,6 +48,8 @@ if(TARGET fedrouter)
   _integ_add(metrics_promtool 60)
   # fedctl against the admin socket (needs the fedctl target: ../tools/fedctl next to fedrouter).
   _integ_add(fedctl 60)
+  # Configuration reload under traffic and with bad input; graceful shutdown drain.
+  _integ_add(reload_traffic 120)
 endif()
 
 # The pair storm of integ_pool_fanout against a ThreadSanitizer build of fedrouter (make tsan),
