@@ -2,9 +2,10 @@
 //
 // A resolution is a job: static route (no DNS) | cache hit | SRV pair -> A/AAAA of each target |
 // A/AAAA fallback of the bare domain. Two more job kinds share the machinery: a TLSA lookup (one
-// query) and a host lookup (A/AAAA of one name, rt_dns_resolve_host). c-ares owns the sockets; its socket state callback is
-// forwarded to the loop's |watch| callback. Finished jobs go to a ready queue and their callbacks
-// run from rt_dns_tick / rt_dns_process (never from rt_dns_resolve_s2s).
+// query) and a host lookup (A/AAAA of one name, rt_dns_resolve_host). c-ares owns the sockets;
+// its socket state callback is forwarded to the loop's |watch| callback. Finished jobs go to a
+// ready queue and their callbacks run from rt_dns_tick / rt_dns_process (never from the
+// rt_dns_resolve_* call).
 //
 // c-ares 1.18.1 has no per-query cancel, so a cancelled job stays allocated (flagged) until its
 // outstanding c-ares queries complete, then it is freed without running its callback.
@@ -835,8 +836,8 @@ static void tlsa_log(const rt_dns_job_t *job, const char *why, bool hit) {
                  owner, why);
     } else if (job->dnssec == DNA_DNSSEC_TEMPFAIL && why != NULL &&
                (strncmp(why, "malformed", 9) == 0 || strncmp(why, "truncated", 9) == 0)) {
-        CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_DNS, "TLSA %s: %s from the resolver: temporary failure",
-                 owner, why);
+        CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_DNS,
+                 "TLSA %s: %s from the resolver: temporary failure", owner, why);
     } else if (job->dnssec == DNA_DNSSEC_SECURE &&
                (set->num_malformed > 0 || set->num_dropped > 0)) {
         CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_DNS,

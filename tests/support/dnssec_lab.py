@@ -27,10 +27,11 @@ three zone apexes.
 
 Command line (exit 0 done, 1 failure, 77 when knotd/knotc/unbound are not installed):
     dnssec_lab.py start DIR RECORDS_FILE [--max-ttl N] [--watch PID]
-        (--max-ttl: unbound's cache-max-ttl, see above) builds the lab in DIR (created if needed; must not hold a running lab), prints the
-        resolver's address "127.0.0.1:PORT" as the last line of stdout and returns with both
-        daemons running. Their PIDs are in DIR/pids.json. With --watch PID a small watcher
-        process stops the lab when process PID exits (so a crashed test leaks nothing).
+        (--max-ttl: unbound's cache-max-ttl, see above) builds the lab in DIR (created if
+        needed; must not hold a running lab), prints the resolver's address "127.0.0.1:PORT"
+        as the last line of stdout and returns with both daemons running. Their PIDs are in
+        DIR/pids.json. With --watch PID a small watcher process stops the lab when process PID
+        exits (so a crashed test leaks nothing).
     dnssec_lab.py stop DIR
         stops exactly the processes recorded in DIR/pids.json (SIGTERM, then SIGKILL after 5 s;
         a PID is only signalled while its command line still names this lab's config) and

@@ -1,7 +1,8 @@
 // test_dns_order.c: the pure logic of router/dns.c (RFC 2782 ordering with the XEP-0368
-// preference, address flattening and its cap, SRV and TLSA answer handling, name normalisation). It includes
-// dns.c to reach these static functions (STYLE.md §12: pure static logic only); the resolution
-// paths are tested against a real unbound in test_dns.c.
+// preference, address flattening and its cap, SRV and TLSA answer handling, name
+// normalisation). It includes dns.c to reach these static functions (STYLE.md §12: pure static
+// logic only); the resolution paths are tested against a real unbound in test_dns.c and
+// test_dns_dane.c.
 #include "router/dns.c"
 
 #include "tests/support/t.h"
