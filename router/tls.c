@@ -168,7 +168,13 @@ static bool load_cert(SSL_CTX *ctx, const rt_conf_cert_t *c, char *err, size_t e
         return false;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, c->key_file, SSL_FILETYPE_PEM) != 1) {
-        ssl_err(err, err_len, "cannot load key", c->key_file);
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+            ERR_clear_error();
+            snprintf(err, err_len, "key %s does not match certificate %s", c->key_file,
+                     c->cert_file);
+        } else {
+            ssl_err(err, err_len, "cannot load key", c->key_file);
+        }
         return false;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
