@@ -11,8 +11,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "dna/pkix.h"
 #include "router/internal.h"
+#include "router/proof.h"
 
 #define MAX_PIN (1u << 20) // plaintext decrypted but not yet parsed
 
@@ -180,6 +180,7 @@ void rt_conn_close(rt_conn_t *c) {
         return;
     }
     c->closing = true;
+    rt_proof_cancel_all(c);
     rt_conn_release_unauth(c);
     switch (c->kind) {
     case RT_CONN_S2S_IN:
@@ -283,15 +284,6 @@ rc_t rt_conn_start_tls(rt_conn_t *c, bool server, const char *cert_domain) {
         rt_conn_mark_dirty(c);
     }
     return rc;
-}
-
-// rt_conn_peer_proves: the peer's TLS chain validated and its certificate names |domain|.
-bool rt_conn_peer_proves(rt_conn_t *c, const char *domain) {
-    if (!c->tls_on || !c->tls.peer_chain_ok || c->tls.peer_leaf == NULL) {
-        return false;
-    }
-    dna_pkix_opts_t opts = {.cn_fallback = c->w->conf->cn_fallback};
-    return dna_pkix_match(c->tls.peer_leaf, domain, &opts) == RC_OK;
 }
 
 static void on_tls_ready(rt_conn_t *c) {

@@ -26,6 +26,7 @@
 #include "pool/pairset.h"
 #include "pool/verdict.h"
 #include "dna/domain.h"
+#include "dna/prooftype.h"
 #include "router/conf.h"
 #include "router/core/bytes.h"
 #include "router/core/log.h"
@@ -40,6 +41,8 @@ typedef struct rt_conn rt_conn_t;
 typedef struct rt_msg rt_msg_t;
 typedef struct rt_peer rt_peer_t;
 typedef struct rt_opair rt_opair_t;
+typedef struct rt_proof_job rt_proof_job_t;
+struct rt_posh;
 
 // ---- io_uring operations -------------------------------------------------------------------
 // Every SQE's user_data is an rt_op_t * (STYLE.md §6.2); user_data 0 marks CQEs to ignore
@@ -127,7 +130,6 @@ typedef enum rt_conn_kind {
 #define RT_MAX_PAIRS 65536     // domain pairs per inbound stream
 #define RT_QUEUE_TOTAL_FACTOR 16 // a worker queues at most 16 x s2s.max_queue_bytes in all
 #define RT_UNAUTH_CERT_FACTOR 8 // chain-valid peers: 8 x s2s.max_unauth_per_ip per address
-#define RT_MAX_PENDING_DB 128  // db:result being verified per inbound stream (peers pace to 64)
 #define RT_STREAM_ID_LEN 32     // the ids we generate: 128 random bits in hex
 #define RT_PEER_ID_MAX 128      // the longest peer stream id we accept (Prosody's are 36-byte UUIDs)
 
@@ -238,6 +240,7 @@ struct rt_conn {
     char hdr_to[DNA_DOMAIN_MAX];   // local domain the peer asked for
     char hdr_from[DNA_DOMAIN_MAX]; // peer's asserted domain (post-TLS header only)
     bool sasl_done;
+    bool features_pending; // our post-TLS features wait for the check of 'from' (proof.c)
     pool_pairset_t pairs; // (remote, local) pairs authorised or being verified
 
     // Outbound s2s: the stream's primary pair (header from/to), its peer and the pairs on it.
@@ -266,6 +269,10 @@ struct rt_conn {
     uint8_t peer_fp[POOL_FP_LEN]; // SHA-256 of the peer's DER certificate
     bool has_peer_fp;
     uint64_t establish_deadline_ms;
+    dna_verdict_kind_t proof_kind; // outbound: what the remote domain's check found (0: not yet)
+    dna_prooftype_t proof_type;
+
+    rt_proof_job_t *proofs; // domain checks running for this connection (proof.c)
 
     // Component.
     size_t dom_idx; // index into conf->domains
@@ -288,6 +295,7 @@ typedef struct rt_dns_watch {
     bool want_r, want_w;
     bool armed;
     bool removing;
+    bool posh; // the POSH fetcher's fd (else c-ares')
 } rt_dns_watch_t;
 
 #define RT_OUT_BUCKETS 1024
@@ -317,6 +325,8 @@ struct rt_worker {
     rt_msg_t **outbox_head, **outbox_tail; // per target worker, flushed once per iteration
     rt_dns_t *dns;
     rt_dns_watch_t *dns_watches;
+    struct rt_posh *posh; // POSH fetcher (proof.c), created on first use
+    struct rt_posh_wait *posh_waits; // its name resolutions in flight (proof.c)
     rt_conn_t **comp_by_domain; // [conf->num_domains]: this worker's bound component
     rt_opair_t *pair_table[RT_OUT_BUCKETS];
     rt_peer_t *peer_table[RT_OUT_BUCKETS];
@@ -367,6 +377,7 @@ void rt_worker_post(rt_worker_t *from, uint32_t to, rt_msg_t *m); // takes |m|
 // doorbell when the inbox was empty. Takes the list. Thread: any.
 void rt_worker_deliver(rt_worker_t *t, rt_msg_t *head, rt_msg_t *tail);
 void rt_worker_dns_watch(void *loop_ctx, int fd, bool r, bool w);
+void rt_worker_posh_watch(void *loop_ctx, int fd, bool r, bool w);
 void rt_conn_start_connect(rt_conn_t *c);
 
 // conn.c
@@ -394,7 +405,6 @@ rc_t rt_conn_start_tls(rt_conn_t *c, bool server, const char *cert_domain);
 void rt_conn_new_stream_id(rt_conn_t *c);
 void rt_conn_tick(rt_conn_t *c);
 void rt_conn_release_unauth(rt_conn_t *c);
-bool rt_conn_peer_proves(rt_conn_t *c, const char *domain);
 void rt_conn_free(rt_conn_t *c);
 
 // s2s_in.c
@@ -409,6 +419,10 @@ bool rt_sin_handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el);
 bool rt_sin_handle_db_verify(rt_conn_t *c, const rt_xs_elem_t *el);
 bool rt_sin_handle_stanza(rt_conn_t *c, const rt_xs_elem_t *el);
 void rt_sin_add_reverse_pair(rt_conn_t *c, const char *remote, const char *local);
+// Verdicts of proof.c's checks (see router/proof.h).
+void rt_sin_features_proof(rt_conn_t *c, const char *domain, const dna_verdict_t *v);
+void rt_sin_db_result_proof(rt_conn_t *c, const char *from, const char *to, const char *key,
+                            const dna_verdict_t *v);
 
 // s2s_out.c: the outbound stream machine.
 extern const rt_xs_cbs_t rt_sout_cbs;
@@ -416,6 +430,7 @@ rt_conn_t *rt_sout_open(rt_worker_t *w, rt_peer_t *peer, const char *local, cons
                         bool vconn);
 void rt_sout_connected(rt_conn_t *c, int res);
 void rt_sout_tls_ready(rt_conn_t *c);
+void rt_sout_proof(rt_conn_t *c, const dna_verdict_t *v);
 void rt_sout_timeout(rt_conn_t *c);
 void rt_sout_closed(rt_conn_t *c);
 void rt_sout_send_db_result(rt_conn_t *c, const char *local, const char *remote);
@@ -441,7 +456,12 @@ void rt_pool_stream_refused(rt_conn_t *c, const char *cond, bool established);  
 void rt_pool_stream_failed(rt_conn_t *c); // before establishment
 void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const char *type,
                          const char *cond);   // db:result answer on stream |c|
-void rt_pool_vconn_proof(rt_conn_t *v, bool pkix_ok); // a verification connection's verdict
+void rt_pool_vconn_proof(rt_conn_t *v, bool proven); // a verification connection's verdict
+// rt_pool_target_proof: the check of |remote| on pooled stream |s| ended (proof.c).
+void rt_pool_target_proof(rt_conn_t *s, const char *local, const char *remote,
+                          const dna_verdict_t *v);
+// rt_pool_stream_unproven: the remote domain of outbound stream |c| failed its check.
+void rt_pool_stream_unproven(rt_conn_t *c, const dna_verdict_t *v);
 void rt_pool_verify_answer(rt_worker_t *w, rt_out_verify_t *v, rt_verdict_t verdict,
                            const char *cond); // takes |v|
 void rt_pool_tick(rt_worker_t *w);

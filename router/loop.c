@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "router/internal.h"
+#include "router/posh_fetch.h"
 
 #define TICK_MS 100
 #define CQE_BATCH 256
@@ -100,10 +101,10 @@ static void arm_dns_watch(rt_worker_t *w, rt_dns_watch_t *dw) {
     dw->armed = true;
 }
 
-void rt_worker_dns_watch(void *loop_ctx, int fd, bool r, bool wr) {
-    rt_worker_t *w = loop_ctx;
+// fd_watch keeps a poll armed on |fd| for c-ares (|posh| false) or the POSH fetcher (true).
+static void fd_watch(rt_worker_t *w, int fd, bool r, bool wr, bool posh) {
     rt_dns_watch_t *dw = w->dns_watches;
-    while (dw != NULL && !(dw->fd == fd && !dw->removing)) {
+    while (dw != NULL && !(dw->fd == fd && dw->posh == posh && !dw->removing)) {
         dw = dw->next;
     }
     if (!r && !wr) {
@@ -124,6 +125,7 @@ void rt_worker_dns_watch(void *loop_ctx, int fd, bool r, bool wr) {
         dw->op.kind = RT_OP_DNS_POLL;
         dw->op.owner = dw;
         dw->fd = fd;
+        dw->posh = posh;
         dw->next = w->dns_watches;
         w->dns_watches = dw;
     }
@@ -137,6 +139,14 @@ void rt_worker_dns_watch(void *loop_ctx, int fd, bool r, bool wr) {
         io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&dw->op);
         io_uring_sqe_set_data(sqe, NULL); // the poll completes with -ECANCELED and is re-armed
     }
+}
+
+void rt_worker_dns_watch(void *loop_ctx, int fd, bool r, bool wr) {
+    fd_watch(loop_ctx, fd, r, wr, false);
+}
+
+void rt_worker_posh_watch(void *loop_ctx, int fd, bool r, bool wr) {
+    fd_watch(loop_ctx, fd, r, wr, true);
 }
 
 static void dns_watch_done(rt_worker_t *w, rt_dns_watch_t *dw, int res) {
@@ -154,7 +164,11 @@ static void dns_watch_done(rt_worker_t *w, rt_dns_watch_t *dw, int res) {
         int fd = dw->fd;
         bool r = (res & (POLLIN | POLLERR | POLLHUP)) != 0;
         bool wr = (res & (POLLOUT | POLLERR | POLLHUP)) != 0;
-        rt_dns_process(w->dns, fd, r, wr);
+        if (dw->posh) {
+            rt_posh_process(w->posh, fd, r, wr);
+        } else {
+            rt_dns_process(w->dns, fd, r, wr);
+        }
         // dw may have been marked for removal by the callback; it is still linked.
     }
     if (dw->removing) {
@@ -385,10 +399,11 @@ static void shutdown_step(rt_worker_t *w) {
                 rt_conn_close(c); // not connected yet: nothing to say to the peer
                 continue;
             }
+            bool in_flight = c->sm_count > 0 || rt_conn_out_bytes(c) > 0;
             if (c->kind == RT_CONN_S2S_OUT) {
                 rt_pool_stream_closed(c); // no stanza may pick this stream any more
             }
-            if (c->sm_count > 0 || rt_conn_out_bytes(c) > 0) {
+            if (in_flight) {
                 rt_conn_stream_error(c, "system-shutdown", NULL);
             } else {
                 rt_conn_end_stream(c);
@@ -414,6 +429,9 @@ static void on_tick(rt_worker_t *w) {
     w->now_ms = rt_now_ms();
     atomic_fetch_add_explicit(&w->heartbeat, 1, memory_order_relaxed); // systemd watchdog
     rt_dns_tick(w->dns);
+    if (w->posh != NULL) {
+        rt_posh_tick(w->posh, w->now_ms);
+    }
     if (w->now_ms >= w->next_pool_tick_ms) {
         w->next_pool_tick_ms = w->now_ms + 500;
         rt_pool_tick(w);

@@ -13,6 +13,7 @@
 
 #include "router/admin.h"
 #include "router/internal.h"
+#include "router/proof.h"
 #include "router/metrics.h"
 #include "router/notify.h"
 
@@ -417,6 +418,7 @@ static void graceful_stop(rt_router_t *rt, rt_notify_t *notify, const sigset_t *
 }
 
 static void worker_cleanup(rt_worker_t *w) {
+    rt_proof_worker_cleanup(w); // before the resolver: the POSH fetcher resolves through it
     rt_dns_free(w->dns);
     rt_pool_cleanup(w);
     // The ring goes first: nothing the kernel still holds may be freed before it.

@@ -17,6 +17,7 @@
 
 #include "router/admin.h"
 #include "router/internal.h"
+#include "router/proof.h"
 
 #define ROUTE_TTL_MS 60000u
 #define ROUTE_MAX_QUEUED 10000u
@@ -315,6 +316,10 @@ static void verdict_put(pool_verdicts_t *vt, const pool_verdict_key_t *k, const 
 
 typedef enum proof { PROOF_YES, PROOF_NO, PROOF_UNKNOWN } proof_t;
 
+static proof_t start_vconn(rt_worker_t *w, rt_peer_t *peer, rt_conn_t *s, const char *local,
+                           const char *remote);
+static void peer_dispatch(rt_worker_t *w, rt_peer_t *peer);
+
 // prove_target: may the peer behind stream |s| receive stanzas for |remote| on it (RFC 7712 §4.4.2)?
 // Its certificate proves it, or a verdict says so; otherwise a verification connection finds out.
 static proof_t prove_target(rt_worker_t *w, rt_peer_t *peer, rt_conn_t *s, const char *local,
@@ -333,17 +338,39 @@ static proof_t prove_target(rt_worker_t *w, rt_peer_t *peer, rt_conn_t *s, const
         return PROOF_YES;
     case POOL_VERDICT_NEGATIVE:
         rt_stat_inc(&w->stats, RT_STAT_VERDICT_NEGATIVE);
-        return PROOF_NO;
-    case POOL_VERDICT_MISS:
+        if (v.proof != POOL_PROOF_NONE) {
+            return PROOF_NO; // refused by a prooftype, or a failed verification connection
+        }
+        break; // the certificate proves nothing: a verification connection finds out
+    case POOL_VERDICT_MISS: {
         rt_stat_inc(&w->stats, RT_STAT_VERDICT_MISS);
+        if (rt_proof_pending(s, RT_PROOF_TARGET, remote)) {
+            return PROOF_UNKNOWN;
+        }
+        dna_verdict_t dv;
+        if (!rt_proof_start(s, RT_PROOF_TARGET, remote, local, NULL, &dv)) {
+            return PROOF_UNKNOWN; // rt_pool_target_proof continues
+        }
+        if (dv.kind == DNA_VERDICT_PROVEN) {
+            return PROOF_YES;
+        }
+        if (dv.kind == DNA_VERDICT_REFUSED) {
+            return PROOF_NO;
+        }
         break;
     }
-    if (rt_conn_peer_proves(s, remote)) {
-        pool_verdict_t pv = {.positive = true,
-                             .proof = POOL_PROOF_PKIX,
-                             .expires_ms = w->now_ms + VERDICT_PKIX_TTL_MS};
-        verdict_put(rt->verdicts, &k, &pv, w->now_ms);
-        return PROOF_YES;
+    }
+    return start_vconn(w, peer, s, local, remote);
+}
+
+// start_vconn opens a verification connection for |remote| to the peer behind |s| (at most
+// VCONN_MAX at a time): if the peer answers a stream to |remote|, it serves it.
+static proof_t start_vconn(rt_worker_t *w, rt_peer_t *peer, rt_conn_t *s, const char *local,
+                           const char *remote) {
+    for (rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
+        if (c->vconn && strcmp(c->prove, remote) == 0 && !c->closing) {
+            return PROOF_UNKNOWN; // already being verified
+        }
     }
     size_t vconns = 0;
     for (rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
@@ -372,11 +399,14 @@ void rt_pool_vconn_proof(rt_conn_t *v, bool pkix_ok) {
     // (PKIX), or at least as its host (dialback level: the DNS says this address serves it).
     pool_verdict_key_t k = verdict_key(peer, v->prove_for, v->prove);
     pool_verdict_t pv = {.positive = true,
-                         .proof = pkix_ok ? POOL_PROOF_PKIX : POOL_PROOF_DIALBACK,
+                         .proof = !pkix_ok                             ? POOL_PROOF_DIALBACK
+                                  : v->proof_type == DNA_PROOF_DANE ? POOL_PROOF_DANE
+                                  : v->proof_type == DNA_PROOF_POSH ? POOL_PROOF_POSH
+                                                                    : POOL_PROOF_PKIX,
                          .expires_ms = w->now_ms + (pkix_ok ? VERDICT_PKIX_TTL_MS : VERDICT_DNS_TTL_MS)};
     verdict_put(w->rt->verdicts, &k, &pv, w->now_ms);
     LOGP(CORE_LOG_INFO, "w%u: %s serves %s (%s)", w->idx, peer->text, v->prove,
-         pkix_ok ? "certificate proves it" : "dialback level");
+         pkix_ok ? dna_prooftype_name(v->proof_type) : "dialback level");
     v->prove[0] = '\0';
     if (v->verifies == NULL && peer->verifies == NULL) {
         v->backoff_done = true; // done, not failed
@@ -1030,7 +1060,7 @@ void rt_pool_stream_failed(rt_conn_t *c) {
     if (c->vconn && c->prove[0] != '\0') {
         pool_verdict_key_t k = verdict_key(peer, c->prove_for, c->prove);
         pool_verdict_t v = {.positive = false,
-                            .proof = POOL_PROOF_NONE,
+                            .proof = POOL_PROOF_DIALBACK, // the address did not answer for it
                             .expires_ms = w->now_ms + VERDICT_NEGATIVE_TTL_MS};
         verdict_put(w->rt->verdicts, &k, &v, w->now_ms);
         c->prove[0] = '\0';
@@ -1370,4 +1400,31 @@ void rt_pool_admin_dump(rt_worker_t *w, bool pairs, core_bld_t *b) {
             }
         }
     }
+}
+
+void rt_pool_target_proof(rt_conn_t *s, const char *local, const char *remote,
+                          const dna_verdict_t *v) {
+    rt_worker_t *w = s->w;
+    rt_peer_t *peer = s->peer;
+    if (peer == NULL) {
+        return;
+    }
+    if (v->kind == DNA_VERDICT_TEMPFAIL && stream_usable(s)) {
+        // Not recorded in the verdict table: let a verification connection decide instead of
+        // asking again at once.
+        (void)start_vconn(w, peer, s, local, remote);
+    }
+    peer_dispatch(w, peer);
+}
+
+void rt_pool_stream_unproven(rt_conn_t *c, const dna_verdict_t *v) {
+    rt_peer_t *peer = c->peer;
+    if (peer == NULL) {
+        return;
+    }
+    bool temp = v->kind == DNA_VERDICT_TEMPFAIL;
+    CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_S2S, "w%u: %s is not proven to serve %s (%s): bouncing for %us",
+             c->w->idx, peer->text, c->remote, v->reason, REFUSAL_MS / 1000);
+    refusal_add(c->w, peer, NULL, c->remote, temp ? "remote-server-timeout" : "remote-server-not-found",
+                temp ? "wait" : "cancel");
 }

@@ -12,6 +12,7 @@
 
 #include "dna/dbkey.h"
 #include "router/internal.h"
+#include "router/proof.h"
 
 typedef enum rt_sin_state {
     RT_SIN_WAIT_HEADER = 0,
@@ -73,48 +74,34 @@ static void remove_pair(rt_conn_t *c, pool_pair_t *p) {
     pool_pairset_remove(&c->pairs, p);
 }
 
-// proves_sender: the certificate of the TLS session now carrying this stream proves |domain|
-// (XEP-0344 §2.5: checked when the db:result is processed), through the verdict table.
-static bool proves_sender(rt_conn_t *c, const char *domain) {
-    rt_router_t *rt = c->w->rt;
-    if (!c->tls_on || !c->tls.peer_chain_ok || !c->has_peer_fp) {
-        return false;
-    }
-    pool_verdict_key_t k;
-    core_memset(&k, 0, sizeof(k));
-    k.addr = c->peer_sa;
-    if (k.addr.ss_family == AF_INET) {
-        ((struct sockaddr_in *)&k.addr)->sin_port = 0; // an initiator's source port means nothing
-    } else if (k.addr.ss_family == AF_INET6) {
-        ((struct sockaddr_in6 *)&k.addr)->sin6_port = 0;
-    }
-    core_memcpy(k.fp, c->peer_fp, POOL_FP_LEN);
-    k.domain = domain;
-    pool_verdict_t v;
-    switch (pool_verdicts_lookup(rt->verdicts, &k, c->w->now_ms, &v)) {
-    case POOL_VERDICT_HIT:
-        rt_stat_inc(&c->w->stats, RT_STAT_VERDICT_HIT);
-        return true;
-    case POOL_VERDICT_NEGATIVE:
-        rt_stat_inc(&c->w->stats, RT_STAT_VERDICT_NEGATIVE);
-        return false;
-    case POOL_VERDICT_MISS:
-        rt_stat_inc(&c->w->stats, RT_STAT_VERDICT_MISS);
-        break;
-    }
-    bool ok = rt_conn_peer_proves(c, domain);
-    v.positive = ok;
-    v.proof = ok ? POOL_PROOF_PKIX : POOL_PROOF_NONE;
-    v.expires_ms = c->w->now_ms + (ok ? 3600000u : 60000u);
-    if (pool_verdicts_put(rt->verdicts, &k, &v, c->w->now_ms) != RC_OK) {
-        LOGI(CORE_LOG_WARN, c, "verdict for %s not stored", domain);
-    }
-    return ok;
-}
-
 static void authenticated(rt_conn_t *c) {
     rt_conn_release_unauth(c);
     c->deadline_ms = 0;
+}
+
+// write_features sends our stream features: STARTTLS before TLS, SASL EXTERNAL when |external|,
+// and dialback with errors (XEP-0220 §2.6).
+static void write_features(rt_conn_t *c, bool external) {
+    const rt_conf_t *conf = c->w->conf;
+    core_bld_t b;
+    core_bld_init(&b, 2048);
+    core_bld_add_str(&b, "<stream:features>");
+    if (!c->tls_on) {
+        core_bld_add_str(&b, conf->require_tls
+                                 ? "<starttls xmlns='" RT_XS_NS_TLS "'><required/></starttls>"
+                                 : "<starttls xmlns='" RT_XS_NS_TLS "'/>");
+    } else if (external) {
+        core_bld_add_str(&b, "<mechanisms xmlns='" RT_XS_NS_SASL
+                             "'><mechanism>EXTERNAL</mechanism></mechanisms>");
+    }
+    if (c->tls_on || !conf->require_tls) {
+        core_bld_add_str(&b, "<dialback xmlns='" RT_XS_NS_DIALBACK_FEATURE "'><errors/></dialback>");
+    }
+    core_bld_add_str(&b, "</stream:features>");
+    if (core_bld_finish(&b) == RC_OK) {
+        rt_conn_write_bld(c, &b);
+    }
+    core_bld_cleanup(&b);
 }
 
 static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
@@ -155,27 +142,29 @@ static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
         c->hdr_from[0] = '\0';
     }
     rt_conn_write_header(c, to, hdr->from != NULL && c->tls_on ? c->hdr_from : NULL, true);
-    core_bld_t b;
-    core_bld_init(&b, 2048);
-    core_bld_add_str(&b, "<stream:features>");
-    if (!c->tls_on) {
-        core_bld_add_str(&b, conf->require_tls
-                                 ? "<starttls xmlns='" RT_XS_NS_TLS "'><required/></starttls>"
-                                 : "<starttls xmlns='" RT_XS_NS_TLS "'/>");
-    } else if (!c->sasl_done && c->hdr_from[0] != '\0' && rt_conn_peer_proves(c, c->hdr_from)) {
-        core_bld_add_str(&b, "<mechanisms xmlns='" RT_XS_NS_SASL
-                             "'><mechanism>EXTERNAL</mechanism></mechanisms>");
-    }
-    if (c->tls_on || !conf->require_tls) {
-        core_bld_add_str(&b, "<dialback xmlns='" RT_XS_NS_DIALBACK_FEATURE "'><errors/></dialback>");
-    }
-    core_bld_add_str(&b, "</stream:features>");
-    if (core_bld_finish(&b) == RC_OK) {
-        rt_conn_write_bld(c, &b);
-    }
-    core_bld_cleanup(&b);
     c->state = RT_SIN_OPEN;
+    c->features_pending = false;
+    if (c->tls_on && !c->sasl_done && c->hdr_from[0] != '\0') {
+        // SASL EXTERNAL is offered when the 'from' domain is proven (PKIX, DANE or POSH); the
+        // features wait for that check.
+        dna_verdict_t v;
+        if (!rt_proof_start(c, RT_PROOF_FEATURES, c->hdr_from, c->hdr_to, NULL, &v)) {
+            c->features_pending = true;
+            return true;
+        }
+        write_features(c, v.kind == DNA_VERDICT_PROVEN);
+        return true;
+    }
+    write_features(c, false);
     return true;
+}
+
+void rt_sin_features_proof(rt_conn_t *c, const char *domain, const dna_verdict_t *v) {
+    if (c->closing || !c->features_pending || strcmp(domain, c->hdr_from) != 0) {
+        return;
+    }
+    c->features_pending = false;
+    write_features(c, v->kind == DNA_VERDICT_PROVEN);
 }
 
 static void db_answer(rt_conn_t *c, const char *elem, const char *from, const char *to,
@@ -246,8 +235,8 @@ static bool handle_auth(rt_conn_t *c, const rt_xs_elem_t *el) {
                         RC_OK ||
                     strcmp(norm, c->hdr_from) != 0)) {
             fail = "invalid-authzid";
-        } else if (c->hdr_from[0] == '\0' || !rt_conn_peer_proves(c, c->hdr_from)) {
-            fail = "not-authorized";
+        } else if (c->hdr_from[0] == '\0' || !rt_proof_known_proven(c, c->hdr_from)) {
+            fail = "not-authorized"; // EXTERNAL was not offered: the domain is not proven
         }
     }
     if (fail != NULL) {
@@ -334,34 +323,57 @@ bool rt_sin_handle_db_result(rt_conn_t *c, const rt_xs_elem_t *el) {
         }
         return true; // pending: the answer will come
     }
-    bool piggyback = any_valid(c);
-    if (proves_sender(c, from)) {
+    if (c->pairs.num_pending >= c->w->conf->max_pending_pairs ||
+        add_pair(c, from, to, POOL_PAIR_PENDING) == NULL) {
+        db_answer(c, "result", to, from, NULL, "error", "resource-constraint");
+        return true;
+    }
+    // The pair stays pending while the sender's domain is checked (PKIX, DANE, POSH).
+    dna_verdict_t v;
+    if (rt_proof_start(c, RT_PROOF_DB_RESULT, from, to, key, &v)) {
+        rt_sin_db_result_proof(c, from, to, key, &v);
+    }
+    return true;
+}
+
+void rt_sin_db_result_proof(rt_conn_t *c, const char *from, const char *to, const char *key,
+                            const dna_verdict_t *v) {
+    pool_pair_t *p = pool_pairset_find(&c->pairs, from, to);
+    if (c->closing || p == NULL || p->state != POOL_PAIR_PENDING) {
+        return; // the stream restarted or closed meanwhile
+    }
+    switch (v->kind) {
+    case DNA_VERDICT_PROVEN: {
         // Dialback without dialback (XEP-0344): the certificate already proves the sender.
-        if (add_pair(c, from, to, POOL_PAIR_VALID) == NULL) {
-            db_answer(c, "result", to, from, NULL, "error", "resource-constraint");
-            return true;
-        }
+        bool piggyback = any_valid(c);
+        set_valid(c, p);
         authenticated(c);
         rt_stat_inc(&c->w->stats, RT_STAT_DIALBACK_OPTIMIZED);
         rt_stat_inc(&c->w->stats, RT_STAT_AUTH_DIALBACK_IN);
         if (piggyback) {
             rt_stat_inc(&c->w->stats, RT_STAT_PAIRS_PIGGYBACKED_IN);
         }
-        LOGI(CORE_LOG_INFO, c, "authenticated %s -> %s by certificate (dialback optimized)", from,
-             to);
+        LOGI(CORE_LOG_INFO, c, "authenticated %s -> %s by certificate (%s, dialback optimized)",
+             from, to, dna_prooftype_name(v->prooftype));
         db_answer(c, "result", to, from, NULL, "valid", NULL);
-        return true;
+        break;
     }
-    if (c->pairs.num_pending >= RT_MAX_PENDING_DB ||
-        (p = add_pair(c, from, to, POOL_PAIR_PENDING)) == NULL) {
-        db_answer(c, "result", to, from, NULL, "error", "resource-constraint");
-        return true;
+    case DNA_VERDICT_DIALBACK: {
+        LOGI(CORE_LOG_DEBUG, c, "db:result %s -> %s: asking %s's authoritative server", from, to,
+             from);
+        rt_msg_t *m = rt_msg_verify_new(RT_MSG_VERIFY_REQ, to, from, c->stream_id, key,
+                                        c->w->idx, c->id, 0, NULL);
+        rt_pool_route(c->w, m);
+        break;
     }
-    LOGI(CORE_LOG_DEBUG, c, "db:result %s -> %s: asking %s's authoritative server", from, to, from);
-    rt_msg_t *m = rt_msg_verify_new(RT_MSG_VERIFY_REQ, to, from, c->stream_id, key, c->w->idx,
-                                    c->id, 0, NULL);
-    rt_pool_route(c->w, m);
-    return true;
+    case DNA_VERDICT_REFUSED:
+    case DNA_VERDICT_TEMPFAIL:
+        LOGI(CORE_LOG_WARN, c, "db:result %s -> %s refused: %s", from, to, v->reason);
+        remove_pair(c, p);
+        db_answer(c, "result", to, from, NULL, "error",
+                  v->kind == DNA_VERDICT_TEMPFAIL ? "remote-server-timeout" : "not-authorized");
+        break;
+    }
 }
 
 bool rt_sin_handle_db_verify(rt_conn_t *c, const rt_xs_elem_t *el) {

@@ -18,6 +18,7 @@
 
 #include "dna/dbkey.h"
 #include "router/internal.h"
+#include "router/proof.h"
 
 typedef enum rt_sout_state {
     RT_SOUT_CONNECTING = 0,
@@ -128,12 +129,40 @@ void rt_sout_connected(rt_conn_t *c, int res) {
 }
 
 void rt_sout_tls_ready(rt_conn_t *c) {
-    if (!c->vconn && !rt_conn_peer_proves(c, c->remote)) {
+    // The peer must be the server of the remote domain as the policy wants it proven (PKIX, DANE
+    // at the SRV target we connected to, POSH); the stream goes on once that is decided.
+    dna_verdict_t v;
+    if (rt_proof_start(c, RT_PROOF_OUTBOUND, c->remote, c->local, NULL, &v)) {
+        rt_sout_proof(c, &v);
+    }
+}
+
+void rt_sout_proof(rt_conn_t *c, const dna_verdict_t *v) {
+    if (c->closing || c->state == RT_SOUT_FAILED) {
+        return;
+    }
+    c->proof_kind = v->kind;
+    c->proof_type = v->prooftype;
+    switch (v->kind) {
+    case DNA_VERDICT_PROVEN:
+        LOGO(CORE_LOG_DEBUG, c, "peer proven for %s by %s", c->remote,
+             dna_prooftype_name(v->prooftype));
+        send_header(c);
+        return;
+    case DNA_VERDICT_DIALBACK:
         // Dialback authenticates us to the peer; the peer's identity rests on DNS here.
         LOGO(CORE_LOG_INFO, c, "peer certificate does not prove %s (%s); continuing", c->remote,
              c->tls.peer_chain_ok ? "name mismatch" : c->tls.verify_err);
+        send_header(c);
+        return;
+    case DNA_VERDICT_REFUSED:
+    case DNA_VERDICT_TEMPFAIL:
+        LOGO(CORE_LOG_WARN, c, "refusing the peer for %s: %s", c->remote, v->reason);
+        c->refused_domain = true; // the address works; the domain's proof failed
+        rt_pool_stream_unproven(c, v);
+        fail(c, false);
+        return;
     }
-    send_header(c);
 }
 
 void rt_sout_send_verify(rt_conn_t *c, rt_out_verify_t *v) {
@@ -355,7 +384,7 @@ static void on_features(rt_conn_t *c, const rt_xs_elem_t *el) {
         set_state(c, RT_SOUT_VREADY);
         c->deadline_ms = c->w->now_ms + (uint64_t)c->w->conf->auth_timeout_s * 1000u;
         if (c->prove[0] != '\0') {
-            rt_pool_vconn_proof(c, rt_conn_peer_proves(c, c->prove));
+            rt_pool_vconn_proof(c, c->proof_kind == DNA_VERDICT_PROVEN);
         }
         rt_pool_stream_ready(c);
         return;

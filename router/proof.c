@@ -1,0 +1,617 @@
+// proof.c: domain ownership checks on live streams (see proof.h).
+#include "router/proof.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#include "dna/pkix.h"
+#include "dna/tlsa.h"
+#include "router/core/mem.h"
+#include "router/internal.h"
+#include "router/posh_fetch.h"
+
+// One log line per check, with the stream it ran on: "w0 c12 10.0.0.2:5269 out: domain ...".
+#define LOGC(lvl, c, fmt, ...)                                                                     \
+    CORE_LOG(lvl, CORE_LOG_SRC_DNA, "w%u c%lu %s %s: " fmt, (c)->w->idx, (unsigned long)(c)->id,  \
+             (c)->peer_text, (c)->kind == RT_CONN_S2S_OUT ? "out" : "in", __VA_ARGS__)
+
+#define PROOF_MAX_TARGETS 4                 // TLSA sets consulted per domain (inbound, targets)
+#define PROOF_TTL_CAP_MS (3600u * 1000u)     // a verdict is re-decided at least hourly
+#define PROOF_NEG_TTL_MS (60u * 1000u)       // not proven / refused: decided again after a minute
+
+struct rt_proof_job {
+    rt_proof_job_t *next; // the connection's jobs
+    rt_conn_t *c;
+    rt_proof_use_t use;
+    char domain[DNA_DOMAIN_MAX];
+    char aux[DNA_DOMAIN_MAX];
+    char key[DNA_DBKEY_HEX_LEN + 1];
+    const dna_policy_t *policy;
+    dna_evidence_t ev;
+    uint64_t ttl_ms; // smallest TTL of the material used
+    // DANE.
+    bool dns_pending;
+    unsigned tlsa_pending;
+    char ref_hosts[PROOF_MAX_TARGETS][DNA_DOMAIN_MAX]; // secure SRV targets (reference ids)
+    size_t num_ref_hosts;
+    bool tlsa_secure, tlsa_insecure, tlsa_bogus, tlsa_temp, tlsa_match, tlsa_mismatch;
+    const char *dane_why;
+    // POSH.
+    bool posh_pending;
+    const char *posh_why;
+};
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+static bool policy_has(const dna_policy_t *p, dna_prooftype_t pt) {
+    for (size_t i = 0; i < p->num_order; i++) {
+        if (p->order[i] == pt) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool is_outbound(const rt_conn_t *c) {
+    return c->kind == RT_CONN_S2S_OUT;
+}
+
+// verdict_key: outbound streams are keyed by the peer address they connected to, inbound ones
+// by the source address without port (an initiator's source port means nothing).
+static pool_verdict_key_t verdict_key(const rt_conn_t *c, const char *domain) {
+    pool_verdict_key_t k;
+    core_memset(&k, 0, sizeof(k));
+    if (is_outbound(c) && c->peer != NULL) {
+        k.addr = c->peer->addr.sa;
+    } else {
+        k.addr = c->peer_sa;
+        if (k.addr.ss_family == AF_INET) {
+            ((struct sockaddr_in *)&k.addr)->sin_port = 0;
+        } else if (k.addr.ss_family == AF_INET6) {
+            ((struct sockaddr_in6 *)&k.addr)->sin6_port = 0;
+        }
+    }
+    if (c->tls_on && c->has_peer_fp) {
+        core_memcpy(k.fp, c->peer_fp, POOL_FP_LEN);
+    }
+    k.domain = domain;
+    return k;
+}
+
+static dna_prooftype_t from_pool(pool_prooftype_t p) {
+    switch (p) {
+    case POOL_PROOF_PKIX:
+        return DNA_PROOF_PKIX;
+    case POOL_PROOF_DANE:
+        return DNA_PROOF_DANE;
+    case POOL_PROOF_POSH:
+        return DNA_PROOF_POSH;
+    default:
+        return DNA_PROOF_NONE;
+    }
+}
+
+static pool_prooftype_t to_pool(dna_prooftype_t p) {
+    switch (p) {
+    case DNA_PROOF_PKIX:
+        return POOL_PROOF_PKIX;
+    case DNA_PROOF_DANE:
+        return POOL_PROOF_DANE;
+    case DNA_PROOF_POSH:
+        return POOL_PROOF_POSH;
+    default:
+        return POOL_PROOF_NONE;
+    }
+}
+
+// lookup_verdict answers from the verdict table: positive -> PROVEN by its prooftype; negative
+// with a prooftype -> REFUSED by it; negative without -> DIALBACK (the certificate proves nothing
+// and the policy let dialback decide).
+static bool lookup_verdict(rt_conn_t *c, const char *domain, dna_verdict_t *out) {
+    rt_worker_t *w = c->w;
+    pool_verdict_key_t k = verdict_key(c, domain);
+    pool_verdict_t v;
+    switch (pool_verdicts_lookup(w->rt->verdicts, &k, w->now_ms, &v)) {
+    case POOL_VERDICT_HIT:
+        rt_stat_inc(&w->stats, RT_STAT_VERDICT_HIT);
+        if (v.proof == POOL_PROOF_DIALBACK || v.proof == POOL_PROOF_NONE) {
+            // "This address serves the domain" at DNS level: not a proof of the certificate.
+            return false;
+        }
+        *out = (dna_verdict_t){DNA_VERDICT_PROVEN, from_pool(v.proof), "verdict table"};
+        return true;
+    case POOL_VERDICT_NEGATIVE:
+        rt_stat_inc(&w->stats, RT_STAT_VERDICT_NEGATIVE);
+        if (v.proof == POOL_PROOF_NONE) {
+            *out = (dna_verdict_t){DNA_VERDICT_DIALBACK, DNA_PROOF_NONE, "verdict table"};
+        } else if (v.proof == POOL_PROOF_DIALBACK) {
+            return false; // a failed verification connection: the certificate is checked anew
+        } else {
+            *out = (dna_verdict_t){DNA_VERDICT_REFUSED, from_pool(v.proof), "verdict table"};
+        }
+        return true;
+    case POOL_VERDICT_MISS:
+        rt_stat_inc(&w->stats, RT_STAT_VERDICT_MISS);
+        break;
+    }
+    return false;
+}
+
+static void store_verdict(rt_conn_t *c, const char *domain, const dna_verdict_t *v,
+                          uint64_t ttl_ms) {
+    rt_worker_t *w = c->w;
+    if (v->kind == DNA_VERDICT_TEMPFAIL) {
+        return;
+    }
+    pool_verdict_key_t k = verdict_key(c, domain);
+    pool_verdict_t pv = {.positive = v->kind == DNA_VERDICT_PROVEN,
+                         .proof = v->kind == DNA_VERDICT_DIALBACK ? POOL_PROOF_NONE
+                                                                  : to_pool(v->prooftype),
+                         .expires_ms = 0};
+    uint64_t ttl = pv.positive ? ttl_ms : (ttl_ms < PROOF_NEG_TTL_MS ? ttl_ms : PROOF_NEG_TTL_MS);
+    pv.expires_ms = w->now_ms + (ttl == 0 ? 1000u : ttl);
+    if (pool_verdicts_put(w->rt->verdicts, &k, &pv, w->now_ms) != RC_OK) {
+        LOGC(CORE_LOG_WARN, c, "verdict for %s not stored", domain);
+    }
+}
+
+static void count(rt_worker_t *w, const dna_verdict_t *v) {
+    rt_stat_id_t id = RT_STAT_DNA_DIALBACK;
+    switch (v->kind) {
+    case DNA_VERDICT_PROVEN:
+        id = v->prooftype == DNA_PROOF_DANE   ? RT_STAT_DNA_PROVEN_DANE
+             : v->prooftype == DNA_PROOF_POSH ? RT_STAT_DNA_PROVEN_POSH
+                                              : RT_STAT_DNA_PROVEN_PKIX;
+        break;
+    case DNA_VERDICT_REFUSED:
+        id = v->prooftype == DNA_PROOF_DANE   ? RT_STAT_DNA_REFUSED_DANE
+             : v->prooftype == DNA_PROOF_POSH ? RT_STAT_DNA_REFUSED_POSH
+             : v->prooftype == DNA_PROOF_PKIX ? RT_STAT_DNA_REFUSED_PKIX
+                                              : RT_STAT_DNA_REFUSED_NONE;
+        break;
+    case DNA_VERDICT_TEMPFAIL:
+        id = RT_STAT_DNA_TEMPFAIL;
+        break;
+    default:
+        break;
+    }
+    rt_stat_inc(&w->stats, id);
+}
+
+static void ttl_min(rt_proof_job_t *job, uint64_t ttl_ms) {
+    if (ttl_ms < job->ttl_ms) {
+        job->ttl_ms = ttl_ms;
+    }
+}
+
+// ---- the job ----------------------------------------------------------------------------------
+
+static void job_unlink(rt_proof_job_t *job) {
+    rt_proof_job_t **pp = &job->c->proofs;
+    while (*pp != NULL && *pp != job) {
+        pp = &(*pp)->next;
+    }
+    if (*pp == job) {
+        *pp = job->next;
+    }
+}
+
+static void dispatch(rt_conn_t *c, rt_proof_use_t use, const char *domain, const char *aux,
+                     const char *key, const dna_verdict_t *v) {
+    switch (use) {
+    case RT_PROOF_FEATURES:
+        rt_sin_features_proof(c, domain, v);
+        break;
+    case RT_PROOF_DB_RESULT:
+        rt_sin_db_result_proof(c, domain, aux, key, v);
+        break;
+    case RT_PROOF_OUTBOUND:
+        rt_sout_proof(c, v);
+        break;
+    case RT_PROOF_TARGET:
+        rt_pool_target_proof(c, aux, domain, v);
+        break;
+    }
+}
+
+static void log_verdict(rt_conn_t *c, const rt_proof_job_t *job, const dna_verdict_t *v) {
+    core_log_level_t lvl = v->kind == DNA_VERDICT_REFUSED    ? CORE_LOG_WARN
+                           : v->kind == DNA_VERDICT_TEMPFAIL ? CORE_LOG_WARN
+                                                             : CORE_LOG_INFO;
+    const char *kind = v->kind == DNA_VERDICT_PROVEN     ? "proven"
+                       : v->kind == DNA_VERDICT_DIALBACK ? "not proven, dialback decides"
+                       : v->kind == DNA_VERDICT_REFUSED  ? "refused"
+                                                         : "temporary failure";
+    LOGC(lvl, c, "domain %s: %s (%s)%s%s%s%s", job->domain, kind, v->reason,
+         job->dane_why != NULL ? "; DANE: " : "", job->dane_why != NULL ? job->dane_why : "",
+         job->posh_why != NULL ? "; POSH: " : "", job->posh_why != NULL ? job->posh_why : "");
+}
+
+// finish decides, records and hands the verdict to the use's handler; frees |job|.
+static void finish(rt_proof_job_t *job, bool async) {
+    rt_conn_t *c = job->c;
+    dna_verdict_t v;
+    if (dna_prooftype_decide(&v, job->policy, &job->ev) != RC_OK) {
+        LOGC(CORE_LOG_ERROR, c, "domain %s: invalid prooftype policy", job->domain);
+    }
+    count(c->w, &v);
+    log_verdict(c, job, &v);
+    store_verdict(c, job->domain, &v, job->ttl_ms);
+    if (async) {
+        job_unlink(job);
+        char domain[DNA_DOMAIN_MAX], aux[DNA_DOMAIN_MAX], key[DNA_DBKEY_HEX_LEN + 1];
+        rt_proof_use_t use = job->use;
+        snprintf(domain, sizeof(domain), "%s", job->domain);
+        snprintf(aux, sizeof(aux), "%s", job->aux);
+        snprintf(key, sizeof(key), "%s", job->key);
+        free(job);
+        dispatch(c, use, domain, aux, key, &v);
+    }
+}
+
+static void posh_done(void *ctx, const rt_posh_result_t *res);
+
+static rt_posh_t *worker_posh(rt_worker_t *w);
+
+// after_dane runs once the DANE evidence is complete: POSH when it may still matter, else finish.
+// Returns true when the job finished (synchronously: only when |async| is false).
+static bool after_dane(rt_proof_job_t *job, bool async) {
+    rt_conn_t *c = job->c;
+    bool need_posh = policy_has(job->policy, DNA_PROOF_POSH) && c->tls_on &&
+                     c->tls.peer_leaf != NULL;
+    if (need_posh) {
+        dna_verdict_t v;
+        if (dna_prooftype_decide(&v, job->policy, &job->ev) != RC_OK ||
+            v.kind == DNA_VERDICT_PROVEN ||
+            (v.kind == DNA_VERDICT_REFUSED && v.prooftype == DNA_PROOF_DANE) ||
+            v.kind == DNA_VERDICT_TEMPFAIL) {
+            need_posh = false; // decided without POSH
+        }
+    }
+    rt_posh_t *posh = need_posh ? worker_posh(c->w) : NULL;
+    if (posh != NULL && rt_posh_fetch(posh, job->domain, posh_done, job) == RC_OK) {
+        job->posh_pending = true;
+        return false;
+    }
+    if (need_posh) {
+        job->posh_why = "the POSH fetcher is not available";
+    }
+    finish(job, async);
+    return true;
+}
+
+static void dane_evidence(rt_proof_job_t *job) {
+    if (job->tlsa_bogus) {
+        job->ev.dane_dnssec = DNA_DNSSEC_BOGUS;
+    } else if (job->tlsa_temp) {
+        job->ev.dane_dnssec = DNA_DNSSEC_TEMPFAIL;
+    } else if (job->tlsa_secure) {
+        job->ev.dane_dnssec = DNA_DNSSEC_SECURE;
+        job->ev.dane = job->tlsa_match      ? DNA_TLSA_MATCH
+                       : job->tlsa_mismatch ? DNA_TLSA_MISMATCH
+                                            : DNA_TLSA_NONE_USABLE;
+    } else if (job->tlsa_insecure) {
+        job->ev.dane_dnssec = DNA_DNSSEC_INSECURE;
+    }
+}
+
+static void tlsa_done(void *ctx, const rt_dns_tlsa_t *res) {
+    rt_proof_job_t *job = ctx;
+    rt_conn_t *c = job->c;
+    job->tlsa_pending--;
+    switch (res->dnssec) {
+    case DNA_DNSSEC_SECURE: {
+        job->tlsa_secure = true;
+        ttl_min(job, (uint64_t)res->ttl * 1000u);
+        if (res->set == NULL || res->set->num_recs == 0) {
+            break; // no usable record: as without DANE (RFC 7673 §4.1)
+        }
+        STACK_OF(X509) *chain = c->tls_on && c->tls.ssl != NULL
+                                    ? SSL_get_peer_full_cert_chain(c->tls.ssl)
+                                    : NULL;
+        if (chain == NULL || sk_X509_num(chain) == 0) {
+            job->tlsa_mismatch = true; // usable records and no certificate: must fail
+            job->dane_why = "usable TLSA records and the peer presented no certificate";
+            break;
+        }
+        const char *refs[PROOF_MAX_TARGETS + 1];
+        size_t nrefs = 0;
+        refs[nrefs++] = job->domain;
+        for (size_t i = 0; i < job->num_ref_hosts; i++) {
+            refs[nrefs++] = job->ref_hosts[i];
+        }
+        dna_tlsa_match_opts_t opts = {.ref_ids = refs,
+                                      .num_ref_ids = nrefs,
+                                      .cn_fallback = c->w->conf->cn_fallback,
+                                      .allow_pkix_usages = c->w->conf->dane_pkix_usages,
+                                      .pkix_chain_ok = c->tls.peer_chain_ok,
+                                      .now = time(NULL)};
+        dna_tlsa_match_t m;
+        if (dna_tlsa_match(&m, res->set, chain, &opts) != RC_OK) {
+            m.result = DNA_TLSA_MISMATCH;
+            m.why = "TLSA matching failed";
+        }
+        if (m.result == DNA_TLSA_MATCH) {
+            job->tlsa_match = true;
+            job->dane_why = m.why;
+        } else if (m.result == DNA_TLSA_MISMATCH) {
+            job->tlsa_mismatch = true;
+            if (!job->tlsa_match) {
+                job->dane_why = m.why;
+            }
+        }
+        break;
+    }
+    case DNA_DNSSEC_INSECURE:
+        job->tlsa_insecure = true;
+        break;
+    case DNA_DNSSEC_BOGUS:
+        job->tlsa_bogus = true;
+        job->dane_why = "the TLSA answer failed DNSSEC validation (bogus)";
+        break;
+    default:
+        job->tlsa_temp = true;
+        job->dane_why = "the TLSA lookup failed";
+        break;
+    }
+    if (job->tlsa_pending == 0 && !job->dns_pending) {
+        dane_evidence(job);
+        after_dane(job, true);
+    }
+}
+
+static uint16_t sa_port(const struct sockaddr_storage *sa) {
+    if (sa->ss_family == AF_INET) {
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    }
+    if (sa->ss_family == AF_INET6) {
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    }
+    return 0;
+}
+
+// start_tlsa queries the TLSA set of (host, port) unless it was asked already for this job.
+static void start_tlsa(rt_proof_job_t *job, const char *host, uint16_t port) {
+    for (size_t i = 0; i < job->num_ref_hosts; i++) {
+        if (strcmp(job->ref_hosts[i], host) == 0) {
+            return; // one port per target host is enough (SRV targets share their port)
+        }
+    }
+    if (job->num_ref_hosts == PROOF_MAX_TARGETS) {
+        return;
+    }
+    snprintf(job->ref_hosts[job->num_ref_hosts++], DNA_DOMAIN_MAX, "%s", host);
+    if (rt_dns_resolve_tlsa(job->c->w->dns, host, port, tlsa_done, job) == RC_OK) {
+        job->tlsa_pending++;
+    } else {
+        job->tlsa_temp = true;
+        job->dane_why = "the TLSA lookup could not start";
+    }
+}
+
+static void srv_done(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num) {
+    rt_proof_job_t *job = ctx;
+    job->dns_pending = false;
+    if (rc == RC_OK) {
+        bool any_srv = false;
+        for (size_t i = 0; i < num; i++) {
+            if (!addrs[i].from_srv) {
+                continue;
+            }
+            any_srv = true;
+            if (addrs[i].srv_secure) {
+                start_tlsa(job, addrs[i].host, sa_port(&addrs[i].sa));
+            } else {
+                job->tlsa_insecure = true;
+            }
+        }
+        (void)any_srv; // no SRV (A/AAAA fallback, static route): DANE does not apply
+    } else if (rc != RC_DNS_NOT_FOUND) {
+        job->tlsa_temp = true;
+        job->dane_why = "the SRV lookup failed";
+    }
+    if (job->tlsa_pending == 0) {
+        dane_evidence(job);
+        after_dane(job, true);
+    }
+}
+
+static void posh_done(void *ctx, const rt_posh_result_t *res) {
+    rt_proof_job_t *job = ctx;
+    rt_conn_t *c = job->c;
+    job->posh_pending = false;
+    job->posh_why = res->why;
+    if (res->status == RT_POSH_FOUND && res->doc != NULL && c->tls.peer_leaf != NULL) {
+        dna_posh_result_t r = DNA_POSH_MISMATCH;
+        const char *why = NULL;
+        if (dna_posh_match(&r, &why, res->doc, c->tls.peer_leaf, time(NULL)) != RC_OK) {
+            r = DNA_POSH_MISMATCH;
+        }
+        job->ev.posh = dna_posh_ev(r);
+        job->posh_why = why;
+        ttl_min(job, res->ttl_s * 1000u);
+    } else {
+        // No document, or none could be fetched: no POSH material. Whether that is enough is the
+        // policy's call (dialback_without_proof).
+        job->ev.posh = DNA_EV_NONE;
+    }
+    finish(job, true);
+}
+
+// ---- POSH fetcher per worker -------------------------------------------------------------------
+// The fetcher resolves HTTPS hosts through the worker's c-ares resolver (A/AAAA only).
+
+struct rt_posh_wait {
+    struct rt_posh_wait *next;
+    rt_worker_t *w;
+    rt_posh_resolved_cb cb;
+    void *cbctx;
+};
+
+static void posh_wait_unlink(rt_worker_t *w, struct rt_posh_wait *pw) {
+    for (struct rt_posh_wait **pp = &w->posh_waits; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == pw) {
+            *pp = pw->next;
+            return;
+        }
+    }
+}
+
+static void posh_resolved(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num) {
+    struct rt_posh_wait *pw = ctx;
+    struct sockaddr_storage sas[16];
+    socklen_t lens[16];
+    size_t n = 0;
+    for (size_t i = 0; rc == RC_OK && i < num && n < 16; i++) {
+        sas[n] = addrs[i].sa;
+        lens[n] = addrs[i].sa_len;
+        n++;
+    }
+    posh_wait_unlink(pw->w, pw);
+    rt_posh_resolved_cb cb = pw->cb;
+    void *cbctx = pw->cbctx;
+    free(pw);
+    cb(cbctx, n > 0 ? RC_OK : (rc == RC_OK ? RC_DNS_NOT_FOUND : rc), sas, lens, n);
+}
+
+static rc_t posh_resolve(void *rctx, const char *host, uint16_t port, rt_posh_resolved_cb cb,
+                         void *cbctx) {
+    rt_worker_t *w = rctx;
+    struct rt_posh_wait *pw = core_xcalloc(1, sizeof(*pw));
+    pw->w = w;
+    pw->cb = cb;
+    pw->cbctx = cbctx;
+    rc_t rc = rt_dns_resolve_host(w->dns, host, port, posh_resolved, pw);
+    if (rc != RC_OK) {
+        free(pw);
+        return rc;
+    }
+    pw->next = w->posh_waits;
+    w->posh_waits = pw;
+    return RC_OK;
+}
+
+static void posh_resolve_cancel(void *rctx, void *cbctx) {
+    rt_worker_t *w = rctx;
+    struct rt_posh_wait *pw = w->posh_waits;
+    while (pw != NULL && pw->cbctx != cbctx) {
+        pw = pw->next;
+    }
+    if (pw != NULL) {
+        rt_dns_cancel(w->dns, pw);
+        posh_wait_unlink(w, pw);
+        free(pw);
+    }
+}
+
+static rt_posh_t *worker_posh(rt_worker_t *w) {
+    if (w->posh == NULL && w->conf->ca_file != NULL) {
+        rt_posh_conf_t pc = {.ca_file = w->conf->ca_file,
+                             .port = w->conf->posh_port,
+                             .timeout_ms = w->conf->dna_timeout_s * 1000u,
+                             .resolver = {posh_resolve, posh_resolve_cancel, w}};
+        w->posh = rt_posh_new(&pc, rt_worker_posh_watch, w);
+    }
+    return w->posh;
+}
+
+void rt_proof_worker_cleanup(rt_worker_t *w) {
+    rt_posh_free(w->posh); // pending callbacks: their connections are gone already
+    w->posh = NULL;
+    while (w->posh_waits != NULL) {
+        struct rt_posh_wait *pw = w->posh_waits;
+        w->posh_waits = pw->next;
+        rt_dns_cancel(w->dns, pw);
+        free(pw);
+    }
+}
+
+// ---- entry points --------------------------------------------------------------------------------
+
+bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const char *aux,
+                    const char *key, dna_verdict_t *out) {
+    rt_worker_t *w = c->w;
+    if (lookup_verdict(c, domain, out)) {
+        return true;
+    }
+    rt_proof_job_t *job = core_xcalloc(1, sizeof(*job));
+    job->c = c;
+    job->use = use;
+    snprintf(job->domain, sizeof(job->domain), "%s", domain);
+    snprintf(job->aux, sizeof(job->aux), "%s", aux != NULL ? aux : "");
+    snprintf(job->key, sizeof(job->key), "%s", key != NULL ? key : "");
+    job->policy = rt_conf_policy(w->conf, domain);
+    job->ttl_ms = PROOF_TTL_CAP_MS;
+    // PKIX, from what the TLS handshake recorded.
+    if (c->tls_on && c->tls.peer_leaf != NULL) {
+        dna_pkix_opts_t opts = {.cn_fallback = w->conf->cn_fallback};
+        job->ev.pkix = c->tls.peer_chain_ok && dna_pkix_match(c->tls.peer_leaf, domain, &opts) == RC_OK
+                           ? DNA_EV_MATCH
+                           : DNA_EV_MISMATCH;
+    }
+    // DANE: only with the configured validating resolver.
+    if (policy_has(job->policy, DNA_PROOF_DANE) && w->conf->resolver != NULL) {
+        if (use == RT_PROOF_OUTBOUND && c->peer != NULL) {
+            const rt_dns_addr_t *a = &c->peer->addr;
+            if (a->from_srv && a->srv_secure) {
+                start_tlsa(job, a->host, sa_port(&a->sa));
+            } else if (a->from_srv) {
+                job->tlsa_insecure = true;
+            }
+        } else if (rt_dns_resolve_s2s(w->dns, domain, srv_done, job) == RC_OK) {
+            job->dns_pending = true;
+        } else {
+            job->tlsa_temp = true;
+            job->dane_why = "the SRV lookup could not start";
+        }
+    }
+    if (job->dns_pending || job->tlsa_pending > 0) {
+        job->next = c->proofs;
+        c->proofs = job;
+        return false;
+    }
+    dane_evidence(job);
+    job->next = c->proofs; // after_dane may start a POSH fetch that outlives this call
+    c->proofs = job;
+    if (!after_dane(job, false)) {
+        return false;
+    }
+    // Finished synchronously: the verdict is recomputed for the caller.
+    job_unlink(job);
+    if (dna_prooftype_decide(out, job->policy, &job->ev) != RC_OK) {
+        out->kind = DNA_VERDICT_REFUSED;
+    }
+    free(job);
+    return true;
+}
+
+bool rt_proof_known_proven(rt_conn_t *c, const char *domain) {
+    dna_verdict_t v;
+    return lookup_verdict(c, domain, &v) && v.kind == DNA_VERDICT_PROVEN;
+}
+
+bool rt_proof_pending(const rt_conn_t *c, rt_proof_use_t use, const char *domain) {
+    for (const rt_proof_job_t *j = c->proofs; j != NULL; j = j->next) {
+        if (j->use == use && strcmp(j->domain, domain) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void rt_proof_cancel_all(rt_conn_t *c) {
+    while (c->proofs != NULL) {
+        rt_proof_job_t *job = c->proofs;
+        c->proofs = job->next;
+        if (job->dns_pending || job->tlsa_pending > 0) {
+            rt_dns_cancel(c->w->dns, job);
+        }
+        if (job->posh_pending && c->w->posh != NULL) {
+            rt_posh_cancel(c->w->posh, job);
+        }
+        free(job);
+    }
+}
