@@ -51,6 +51,7 @@ if(TARGET fedrouter)
   # Configuration reload under traffic and with bad input; graceful shutdown drain.
   _integ_add(reload_traffic 120)
   _integ_add(reload_bad 90)
+  _integ_add(shutdown_drain 90)
 endif()
 
 # The pair storm of integ_pool_fanout against a ThreadSanitizer build of fedrouter (make tsan),
