@@ -169,13 +169,18 @@ static void dns_watch_done(rt_worker_t *w, rt_dns_watch_t *dw, int res) {
         } else {
             rt_dns_process(w->dns, fd, r, wr);
         }
-        // dw may have been marked for removal by the callback; it is still linked.
+        // dw may have been marked for removal by the callback; it is still linked. The callback
+        // may also have changed the mask, which armed a new poll already.
     }
     if (dw->removing) {
-        dns_watch_done(w, dw, 0);
+        if (!dw->armed) {
+            dns_watch_done(w, dw, 0);
+        } // else the poll armed meanwhile was removed: its completion frees dw
         return;
     }
-    arm_dns_watch(w, dw);
+    if (!dw->armed) {
+        arm_dns_watch(w, dw); // one poll per watch in flight, never two
+    }
 }
 
 void rt_worker_post(rt_worker_t *from, uint32_t to, rt_msg_t *m) {
