@@ -392,23 +392,51 @@ static void start_tlsa(rt_proof_job_t *job, const char *host, uint16_t port) {
     }
 }
 
+// same_addr: |a| and |b| are the same IP address and port.
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family) {
+        return false;
+    }
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+    }
+    return false;
+}
+
 static void srv_done(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num) {
     rt_proof_job_t *job = ctx;
+    rt_conn_t *c = job->c;
     job->dns_pending = false;
     if (rc == RC_OK) {
-        bool any_srv = false;
+        // On an outbound stream the TLSA records that count are those of the SRV target it is
+        // connected to (RFC 7673 §3): the domain's targets at the stream's address. A peer
+        // address is shared by every domain it serves, so its own host name says nothing.
+        bool outbound = is_outbound(c) && c->peer != NULL;
+        bool any_at_peer = false;
+        for (size_t i = 0; outbound && i < num; i++) {
+            any_at_peer |= addrs[i].from_srv && same_addr(&addrs[i].sa, &c->peer->addr.sa);
+        }
         for (size_t i = 0; i < num; i++) {
             if (!addrs[i].from_srv) {
+                continue; // no SRV (A/AAAA fallback, static route): DANE does not apply
+            }
+            if (any_at_peer && !same_addr(&addrs[i].sa, &c->peer->addr.sa)) {
                 continue;
             }
-            any_srv = true;
             if (addrs[i].srv_secure) {
                 start_tlsa(job, addrs[i].host, sa_port(&addrs[i].sa));
             } else {
                 job->tlsa_insecure = true;
             }
         }
-        (void)any_srv; // no SRV (A/AAAA fallback, static route): DANE does not apply
     } else if (rc != RC_DNS_NOT_FOUND) {
         job->tlsa_temp = true;
         job->dane_why = "the SRV lookup failed";
@@ -554,14 +582,7 @@ bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const 
     }
     // DANE: only with the configured validating resolver.
     if (policy_has(job->policy, DNA_PROOF_DANE) && w->conf->resolver != NULL) {
-        if (use == RT_PROOF_OUTBOUND && c->peer != NULL) {
-            const rt_dns_addr_t *a = &c->peer->addr;
-            if (a->from_srv && a->srv_secure) {
-                start_tlsa(job, a->host, sa_port(&a->sa));
-            } else if (a->from_srv) {
-                job->tlsa_insecure = true;
-            }
-        } else if (rt_dns_resolve_s2s(w->dns, domain, srv_done, job) == RC_OK) {
+        if (rt_dns_resolve_s2s(w->dns, domain, srv_done, job) == RC_OK) {
             job->dns_pending = true;
         } else {
             job->tlsa_temp = true;

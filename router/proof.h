@@ -6,9 +6,9 @@
 // or refuse the peer), and a new target domain for a pooled outbound stream (piggyback?).
 // rt_proof_start gathers the evidence of the prooftypes D's policy enables (rt_conf_policy):
 //   - PKIX: the TLS layer's chain result and dna_pkix_match, at once;
-//   - DANE: only with a configured validating resolver (s2s.resolver). Outbound: TLSA at the SRV
-//     target the stream connected to, when that SRV answer was DNSSEC-secure. Inbound and for
-//     new targets: D's SRV records, then TLSA at each DNSSEC-secure target (at most 4);
+//   - DANE: only with a configured validating resolver (s2s.resolver): D's SRV records (the
+//     resolver's cache), then TLSA at each DNSSEC-secure target (at most 4); on an outbound
+//     stream only the targets at the address it is connected to count (RFC 7673 §3);
 //   - POSH: D's document (rt_posh_fetch), only when nothing earlier in the policy proved D and
 //     DANE did not refuse; a fetch that fails counts as "no POSH material" (the policy's
 //     dialback_without_proof decides what that means);
