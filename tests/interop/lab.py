@@ -236,8 +236,9 @@ class XClient(h.Proc):
     """xclient.py in frio-prosody with one slixmpp session per JID in |jids| (password 'pw').
     .events: dicts the client printed ({'ev': 'ready'|'message'|'disconnected', ...})."""
 
-    def __init__(self, env, jids, name="xclient"):
+    def __init__(self, env, jids, name="xclient", ca=None):
         h.Proc.__init__(self, env, name)
+        self.ca = ca  # trust store for Prosody's c2s certificate (default: the test CA)
         self.jids = list(jids)
         self.events = []
         self.cond = threading.Condition()
@@ -246,7 +247,7 @@ class XClient(h.Proc):
         self.stopped = False
         self._log = open(self.logfile, "wb")
         args = ["ip", "netns", "exec", NS_PROSODY, "/usr/bin/python3", "-u",
-                os.path.join(HERE, "xclient.py"), "--ca", state()["ca"]] + self.jids
+                os.path.join(HERE, "xclient.py"), "--ca", self.ca or state()["ca"]] + self.jids
         self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=self._log, cwd=self.env.dir)
         self.pid = self.p.pid
@@ -312,7 +313,7 @@ class XClient(h.Proc):
 # fedrouter
 
 
-def fr_conf(env, domains, certs, s2s=None, workers=2):
+def fr_conf(env, domains, certs, s2s=None, workers=2, policies=None):
     """A fedrouter config for frio-fr: s2s on 10.77.0.20:5269 (+ direct TLS on :5270),
     components on :5347, metrics on :9269, the test CA, DNS via /etc/resolv.conf (the test
     resolver). |domains|: names; |certs|: [(cert, key, [domains])]."""
@@ -327,6 +328,8 @@ def fr_conf(env, domains, certs, s2s=None, workers=2):
     s.update(s2s or {})
     conf = h.router_conf(env, FR_IP, 5269, 5347, 9269, secrets, c, st["ca"], s2s=s,
                          workers=workers)
+    if policies:
+        conf["policies"] = policies  # per remote domain prooftype policies
     return conf, dict(secrets)
 
 

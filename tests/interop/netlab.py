@@ -59,6 +59,8 @@ TENANTS = ["t%d.test" % i for i in range(1, 21)]
 FR_BADCERT = "fdb.test"          # served with a certificate that does not name it
 FR_TLS = "ftls.test"             # _xmpps-server only (direct TLS to fedrouter's listen_tls)
 FR_POSH = "tposh.test"           # delegated to fr.test by a POSH document on https://tposh.test
+PROSODY_DANE_BAD = "pdanebad.test"  # SRV to danebad.prosody.test, whose TLSA does not match
+PROSODY_POSH = "pposh.test"      # hosted by Prosody with p1.test's certificate; POSH delegates it
 
 
 def log(msg):
@@ -193,15 +195,28 @@ def make_certs():
     c = ca.issue(FR_BADCERT, ["nowhere.test"])
     certs[FR_BADCERT] = (c.cert, c.key)
     # POSH web server.
-    c = ca.issue("web", [FR_POSH])
+    c = ca.issue("web", [FR_POSH, PROSODY_POSH])
     certs["web"] = (c.cert, c.key)
+    # pposh.test is served by Prosody with p1.test's certificate (it does not name pposh.test):
+    # only its POSH document proves it.
+    certs[PROSODY_POSH] = certs["p1.test"]
     # DANE: a self-signed certificate for pdane.test (not from the test CA).
     key, crt = os.path.join(d, "pdane.key"), os.path.join(d, "pdane.pem")
     sh(["openssl", "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt",
         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", crt, "-days", "3",
         "-subj", "/CN=" + PROSODY_DANE, "-addext", "subjectAltName=DNS:" + PROSODY_DANE])
     certs[PROSODY_DANE] = (crt, key)
+    # pdanebad.test: the same self-signed certificate behind a TLSA record that does not match it.
+    certs[PROSODY_DANE_BAD] = (crt, key)
     return ca.cert, certs
+
+
+def cert_sha256(cert_pem):
+    """SHA-256 of the DER certificate (a POSH fingerprint, RFC 7711 §3.2)."""
+    der = subprocess.run(["openssl", "x509", "-in", cert_pem, "-outform", "DER"],
+                         stdout=subprocess.PIPE, check=True).stdout
+    import hashlib
+    return hashlib.sha256(der).digest()
 
 
 def spki_sha256(cert_pem):
@@ -331,6 +346,7 @@ def zone_text(certs):
         "ns1 A " + NETS["dns"][1],
         "xmpp.prosody A " + NETS["prosody"][1],
         "dane.prosody A " + PROSODY_DANE_IP,
+        "danebad.prosody A " + PROSODY_DANE_IP,
         "fr A " + NETS["fr"][1],
         "web A " + NETS["web"][1],
     ]
@@ -340,6 +356,13 @@ def zone_text(certs):
     lines.append("_xmpp-server._tcp.%s. SRV 0 5 5269 dane.prosody.test." % PROSODY_DANE)
     lines.append("_5269._tcp.dane.prosody.test. TLSA 3 1 1 %s" %
                  spki_sha256(certs[PROSODY_DANE][0]))
+    # Same server, a TLSA record that matches nothing it presents (one digit off).
+    good = spki_sha256(certs[PROSODY_DANE][0])
+    bad = ("0" if good[0] != "0" else "1") + good[1:]
+    lines.append("_xmpp-server._tcp.%s. SRV 0 5 5269 danebad.prosody.test." % PROSODY_DANE_BAD)
+    lines.append("_5269._tcp.danebad.prosody.test. TLSA 3 1 1 %s" % bad)
+    lines.append("_xmpp-server._tcp.%s. SRV 0 5 5269 %s" % (PROSODY_POSH, P))
+    lines.append("%s. A %s" % (PROSODY_POSH, NETS["web"][1]))  # its POSH document's web server
     for d in TENANTS + [FR_BADCERT, FR_POSH]:
         lines.append("_xmpp-server._tcp.%s. SRV 0 5 5269 fr.test." % d)
     lines.append("_xmpps-server._tcp.%s. SRV 0 5 5270 fr.test." % FR_TLS)
@@ -467,9 +490,14 @@ def start_web(st, certs):
     wd = state_path("web")
     os.makedirs(os.path.join(wd, "root", ".well-known", "posh"), exist_ok=True)
     import base64
-    fp = base64.b64encode(bytes.fromhex(spki_sha256(certs["fedrouter"][0]))).decode()
-    with open(os.path.join(wd, "root", ".well-known", "posh", "xmpp-server.json"), "w") as f:
-        json.dump({"fingerprints": [{"sha-256": fp}], "expires": 3600}, f)
+    # tposh.test -> fedrouter's tenant certificate; pposh.test -> the certificate Prosody presents
+    # for it (p1.test's). POSH fingerprints hash the whole DER certificate (RFC 7711 §3.2).
+    for dom, cert in ((FR_POSH, certs["fedrouter"][0]), (PROSODY_POSH, certs[PROSODY_POSH][0])):
+        d = os.path.join(wd, "root", dom, ".well-known", "posh")
+        os.makedirs(d, exist_ok=True)
+        fp = base64.b64encode(cert_sha256(cert)).decode()
+        with open(os.path.join(d, "xmpp-server.json"), "w") as f:
+            json.dump({"fingerprints": [{"sha-256": fp}], "expires": 3600}, f)
     conf = os.path.join(wd, "nginx.conf")
     with open(conf, "w") as f:
         f.write("""daemon off;
@@ -488,13 +516,13 @@ http {{
   types {{ application/json json; }}
   server {{
     listen {ip}:443 ssl;
-    server_name {posh};
+    server_name {posh} {pposh};
     ssl_certificate {crt};
     ssl_certificate_key {key};
-    root {d}/root;
+    root {d}/root/$host;
   }}
 }}
-""".format(d=wd, ip=NETS["web"][1], posh=FR_POSH, crt=certs["web"][0], key=certs["web"][1]))
+""".format(d=wd, ip=NETS["web"][1], posh=FR_POSH, pposh=PROSODY_POSH, crt=certs["web"][0], key=certs["web"][1]))
     os.makedirs(os.path.join(wd, "tmp"), exist_ok=True)
     spawn("nginx", NETS["web"][0], [exe("nginx"), "-c", conf, "-e", wd + "/error.log"], st)
     end = time.monotonic() + 10
