@@ -369,7 +369,9 @@ static void ring_all(rt_router_t *rt) {
 // s2s.shutdown_timeout passed (a second SIGTERM/SIGINT cuts it short); phase 2, rt->stop_close:
 // the workers bounce what is left and close every stream (loop.c shutdown_step).
 static void graceful_stop(rt_router_t *rt, rt_notify_t *notify, const sigset_t *sigs, int sig) {
+    pthread_mutex_lock(&rt->reload->run_lock); // fedctl reload may be swapping rt->conf
     uint32_t timeout_s = rt->conf->shutdown_timeout_s;
+    pthread_mutex_unlock(&rt->reload->run_lock);
     CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN,
              "signal %d: stopping: no new connections, draining the queues for up to %us", sig,
              timeout_s);
