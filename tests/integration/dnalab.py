@@ -392,3 +392,39 @@ def skip_unless_tools():
                                          for d in ("/usr/sbin", "/usr/local/sbin"))
         if not found:
             raise h.Skip("%s not installed" % exe)
+
+
+# ------------------------------------------------------------------------------------------------
+# POSH cases: a tenant domain hosted by B under B's own certificate
+
+
+POSH_ONLY = {"prooftypes": ["posh"], "dialback_without_proof": False, "on_failure": "refuse"}
+
+
+def plan_posh_pair(env, tag, tenant, a_policy=POSH_ONLY, https_ip="127.0.0.1"):
+    """A POSH case: B serves |tenant| with a certificate from the test CA that names only
+    b-<tag>.test (PKIX cannot prove the tenant); the lab maps |tenant| to |https_ip| (where nginx
+    serves its POSH document) besides its SRV record. A's s2s.posh_port is set by
+    start_posh_pairs. Returns the Pair; .tenant is |tenant|."""
+    b_cert = env.ca().issue("b-" + tag, ["b-%s.test" % tag])
+    p = plan_pair(env, tag, tenant, b_cert, a_policy=a_policy)
+    p.tenant = tenant
+    p.records.append("%s. 60 IN A %s" % (tenant, https_ip))
+    return p
+
+
+def start_posh_pairs(env, pairs, nginx_port, extra_records=()):
+    """Starts the DNSSEC lab with the pairs' records (+ |extra_records|), then every pair with
+    s2s.posh_port = |nginx_port|. Returns the lab."""
+    lab = DnssecLab(env, [r for p in pairs for r in p.records] + list(extra_records))
+    for p in pairs:
+        p.a_s2s["posh_port"] = nginx_port
+        p.b_s2s["posh_port"] = nginx_port
+        start_pair(env, p, lab.addr)
+    return lab
+
+
+def posh_fetches(nginx, host):
+    """Access-log lines of GETs of the POSH well-known URI on |host| (any status)."""
+    return [ln for ln in nginx.access_log().splitlines()
+            if ln.startswith(host + " ") and POSH_PATH in ln]
