@@ -62,3 +62,12 @@ if(RT_TSAN_FEDROUTER)
   set_tests_properties(integ_pool_fanout_tsan PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
     RESOURCE_LOCK fedrouter_integ LABELS integration)
 endif()
+
+# dnacheck (tools/dnacheck) against the DNSSEC lab, nginx (POSH) and TLS XMPP responders; skips
+# (77) without knotd/unbound/nginx.
+if(TARGET dnacheck)
+  add_test(NAME integ_dnacheck
+    COMMAND ${_integ_py} ${_integ_dir}/dnacheck.py $<TARGET_FILE:dnacheck>)
+  set_tests_properties(integ_dnacheck PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
+    RESOURCE_LOCK fedrouter_integ LABELS integration)
+endif()
