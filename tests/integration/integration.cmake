@@ -52,6 +52,15 @@ if(TARGET fedrouter)
   _integ_add(reload_traffic 120)
   _integ_add(reload_bad 90)
   _integ_add(shutdown_drain 90)
+  # RFC 7712 prooftypes end to end: DANE (DNSSEC lab: knotd + validating unbound) and POSH (nginx),
+  # SRV only, one router pair per case (dnalab.py); skip (77) without knotd/unbound/nginx.
+  _integ_add(dna_dane 60)
+  # Router bugs (the scripts say what they expect): a bogus SRV answer is decided as a temporary
+  # failure, not refused(dane); a refusal without a prooftype (no material, dialback not allowed)
+  # is stored in the verdict table as "dialback decides", so the peer's db:result passes.
+  _integ_add(dna_dane_dnssec 60)
+  _integ_add(dna_posh 60)
+  _integ_add(dna_posh_hostile 60)
 endif()
 
 # The pair storm of integ_pool_fanout against a ThreadSanitizer build of fedrouter (make tsan),
