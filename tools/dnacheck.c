@@ -1641,6 +1641,25 @@ static json_t *jstr(const char *s) {
     return json_string(s != NULL ? s : "");
 }
 
+// names_of returns the values of |names| (dna_pkix_names output: "TYPE:value" items separated by
+// ',', which it escapes inside values) whose type is |prefix| ("DNS:"), as a JSON array.
+static json_t *names_of(const char *names, const char *prefix) {
+    json_t *a = json_array();
+    size_t plen = strlen(prefix);
+    const char *p = names;
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        if (n > plen && strncmp(p, prefix, plen) == 0) {
+            json_array_append_new(a, json_stringn(p + plen, n - plen));
+        }
+        p += n;
+        if (*p == ',') {
+            p++;
+        }
+    }
+    return a;
+}
+
 static json_t *json_report(const dc_t *dc) {
     char buf[DC_TEXT * 2];
     json_t *o = json_object();
@@ -1768,10 +1787,14 @@ static json_t *json_report(const dc_t *dc) {
     json_t *cl = json_array();
     for (size_t i = 0; i < dc->num_certs; i++) {
         const dc_cert_t *c = &dc->certs[i];
-        json_array_append_new(cl, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "subject", c->subject,
-                                            "issuer", c->issuer, "names", c->names, "not_before",
-                                            c->not_before, "not_after", c->not_after, "sha256",
-                                            c->sha256, "spki_sha256", c->spki_sha256));
+        json_t *co2 = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "subject", c->subject, "issuer",
+                                c->issuer, "names", c->names, "not_before", c->not_before,
+                                "not_after", c->not_after, "sha256", c->sha256, "spki_sha256",
+                                c->spki_sha256);
+        json_object_set_new(co2, "dns", names_of(c->names, "DNS:"));
+        json_object_set_new(co2, "xmppaddr", names_of(c->names, "XmppAddr:"));
+        json_object_set_new(co2, "srvid", names_of(c->names, "SRV:"));
+        json_array_append_new(cl, co2);
     }
     json_object_set_new(o, "certificates", cl);
     json_object_set_new(o, "chain", json_pack("{s:b,s:s}", "validated", dc->chain_ok, "error",

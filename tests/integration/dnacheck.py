@@ -130,7 +130,7 @@ def scenario(env):
     c_hosting = ca.issue("hosting", ["hosting.test"])
     c_wild = ca.issue("wild", ["*.example.test"])
     c_idn = ca.issue("idn", ["xn--bcher-kva.test"])
-    c_tls = ca.issue("tls", ["tls.test"])
+    c_tls = ca.issue("tls", ["tls.test"], xmpp_addrs=["tls.test"])
     c_web = ca.issue("web", ["posh.test", "poshbad.test"])
     c_self = dnalab.self_signed(env, "self", ["host.dane.test"])
     spki_self = dnalab.spki_sha256_hex(c_self.cert)
@@ -203,7 +203,9 @@ def scenario(env):
           "pkix.test: chain validates and names the domain", (d["chain"], pt(d, "PKIX")))
     check(d["certificates"][0]["names"].startswith("DNS:pkix.test") and
           len(d["certificates"][0]["sha256"]) == 64 and
-          d["certificates"][0]["sha256"] == dnalab.cert_sha256_hex(c_pkix.cert),
+          d["certificates"][0]["sha256"] == dnalab.cert_sha256_hex(c_pkix.cert) and
+          d["certificates"][0]["dns"] == ["pkix.test"] and
+          d["certificates"][0]["xmppaddr"] == [] and d["certificates"][1:] == [],
           "pkix.test: the leaf's names and SHA-256", d["certificates"][0])
     check(d["connection"]["port"] == ports["pkix"] and not d["connection"]["direct_tls"],
           "pkix.test: connected to the SRV target with STARTTLS", d["connection"])
@@ -307,7 +309,8 @@ def scenario(env):
     # direct TLS (XEP-0368)
     _, _, d = run_dnacheck(env, base + ["tls.test"], 0, "tls.test")
     check(d["srv"][0]["status"] == "records" and d["connection"]["direct_tls"] and
-          d["verdict"]["prooftype"] == "PKIX", "tls.test: direct TLS target, proven by PKIX",
+          d["verdict"]["prooftype"] == "PKIX" and d["certificates"][0]["xmppaddr"] == ["tls.test"],
+          "tls.test: direct TLS target, XmppAddr shown, proven by PKIX",
           (d["srv"][0], d["connection"], d["verdict"]))
 
     # --connect overrides the DNS targets
