@@ -233,7 +233,7 @@ typedef struct dc {
     dna_verdict_t verdict;
 } dc_t;
 
-// ---- small helpers -------------------------------------------------------------------------------
+// ---- small helpers ------------------------------------------------------------------------------
 
 static uint64_t mono_ms(void) {
     struct timespec ts;
@@ -338,7 +338,7 @@ static void sa_text(const struct sockaddr_storage *sa, char *ip, size_t ip_cap, 
     }
 }
 
-// ---- the poll loop (rt_dns and rt_posh watch callbacks) -------------------------------------------
+// ---- the poll loop (rt_dns and rt_posh watch callbacks) -----------------------------------------
 
 static void watch_set(dc_t *dc, int owner, int fd, bool r, bool w) {
     for (size_t i = 0; i < dc->num_watch; i++) {
@@ -417,7 +417,7 @@ static void run_until(dc_t *dc, const bool *done, uint64_t deadline_ms) {
     }
 }
 
-// ---- 1. raw SRV and TLSA records (own c-ares channel, blocking) -----------------------------------
+// ---- 1. raw SRV and TLSA records (own c-ares channel, blocking) ---------------------------------
 
 typedef struct raw_answer {
     bool done;
@@ -598,7 +598,7 @@ out:
     free(ans.buf);
 }
 
-// ---- 1b. rt_dns: addresses in the router's order ----------------------------------------------------
+// ---- 1b. rt_dns: addresses in the router's order ------------------------------------------------
 
 static void s2s_done(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num) {
     dc_t *dc = ctx;
@@ -619,7 +619,7 @@ static void s2s_done(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num)
     }
 }
 
-// ---- 2. TLSA through rt_dns (the evidence, as router/proof.c tlsa_done) -----------------------------
+// ---- 2. TLSA through rt_dns (the evidence, as router/proof.c tlsa_done) -------------------------
 
 
 static void tlsa_done(void *ctx, const rt_dns_tlsa_t *res) {
@@ -813,7 +813,7 @@ static void dane_evidence(dc_t *dc) {
     }
 }
 
-// ---- 3. POSH (rt_posh_fetch with a resolver adapter onto rt_dns, as router/proof.c) ---------------
+// ---- 3. POSH (rt_posh_fetch with a resolver adapter onto rt_dns, as router/proof.c) -------------
 
 static void posh_wait_unlink(dc_t *dc, dc_posh_wait_t *pw) {
     for (dc_posh_wait_t **pp = &dc->posh_waits; *pp != NULL; pp = &(*pp)->next) {
@@ -944,7 +944,7 @@ static void phase_posh(dc_t *dc) {
     }
 }
 
-// ---- 4. the peer's certificate --------------------------------------------------------------------
+// ---- 4. the peer's certificate ------------------------------------------------------------------
 
 typedef struct xs_state {
     bool opened;
@@ -1449,7 +1449,7 @@ static void decide(dc_t *dc) {
     }
 }
 
-// ---- output ---------------------------------------------------------------------------------------
+// ---- output -------------------------------------------------------------------------------------
 
 static const char *policy_on_failure(const dna_policy_t *p) {
     return p->on_failure == DNA_ON_FAILURE_REFUSE ? "refuse" : "dialback";
@@ -1590,7 +1590,8 @@ static void print_human(const dc_t *dc) {
 
     printf("\n== Certificate\n");
     if (dc->chain == NULL) {
-        printf("no certificate: %s\n", dc->conn_error[0] != '\0' ? dc->conn_error : "not connected");
+        printf("no certificate: %s\n",
+               dc->conn_error[0] != '\0' ? dc->conn_error : "not connected");
     } else {
         printf("connected to %s [%s]:%u (%s), %s %s\n", dc->conn_host, dc->conn_ip,
                (unsigned)dc->conn_port, dc->conn_direct_tls ? "direct TLS" : "STARTTLS",
@@ -1616,9 +1617,11 @@ static void print_human(const dc_t *dc) {
            dc->policy->num_order == 0 ? "none" : "",
            dc->policy->allow_dialback_without_proof ? "yes" : "no",
            policy_on_failure(dc->policy));
-    printf("PKIX: %s%s%s%s\n", dc->chain != NULL ? pkix_line(dc) : "no evidence",
-           dc->chain != NULL ? " " : "", dc->chain != NULL ? dc->domain : "",
-           "");
+    if (dc->chain != NULL) {
+        printf("PKIX: %s %s\n", pkix_line(dc), dc->domain);
+    } else {
+        printf("PKIX: no evidence\n");
+    }
     printf("    %s%s\n", dc->pkix_why, policy_has(dc->policy, DNA_PROOF_PKIX) ? "" :
            " (not enabled by the policy)");
     dane_text(dc, buf, sizeof(buf));
@@ -1627,10 +1630,11 @@ static void print_human(const dc_t *dc) {
     posh_text(dc, buf, sizeof(buf));
     printf("POSH: %s%s%s\n", buf, dc->posh_consulted ? "" : "; ",
            dc->posh_consulted ? "" : dc->posh_skip_why);
-    printf("\nVerdict: %s", dc->verdict.kind == DNA_VERDICT_PROVEN     ? "PROVEN"
-                            : dc->verdict.kind == DNA_VERDICT_DIALBACK ? "NOT PROVEN (dialback decides)"
-                            : dc->verdict.kind == DNA_VERDICT_REFUSED  ? "REFUSED"
-                                                                       : "TEMPORARY FAILURE");
+    const dna_verdict_kind_t k = dc->verdict.kind;
+    printf("\nVerdict: %s", k == DNA_VERDICT_PROVEN     ? "PROVEN"
+                            : k == DNA_VERDICT_DIALBACK ? "NOT PROVEN (dialback decides)"
+                            : k == DNA_VERDICT_REFUSED  ? "REFUSED"
+                                                        : "TEMPORARY FAILURE");
     if (dc->verdict.prooftype != DNA_PROOF_NONE) {
         printf(" by %s", dna_prooftype_name(dc->verdict.prooftype));
     }
@@ -1808,7 +1812,7 @@ static json_t *json_report(const dc_t *dc) {
     json_object_set_new(pt, "DANE",
                         json_pack("{s:b,s:b,s:s,s:s,s:s}", "enabled",
                                   policy_has(dc->policy, DNA_PROOF_DANE), "applicable",
-                                  dc->dane_resolver && dc->num_targets + (dc->tlsa_bogus ? 1 : 0) > 0,
+                                  dc->dane_resolver && (dc->num_targets > 0 || dc->tlsa_bogus),
                                   "dnssec", dnssec_name(dc->ev.dane_dnssec), "result",
                                   dc->ev.dane_dnssec == DNA_DNSSEC_SECURE
                                       ? tlsa_result_name(dc->ev.dane)
@@ -1843,7 +1847,7 @@ static json_t *json_report(const dc_t *dc) {
     return o;
 }
 
-// ---- main -------------------------------------------------------------------------------------------
+// ---- main ---------------------------------------------------------------------------------------
 
 static void usage(FILE *f) {
     fprintf(f,

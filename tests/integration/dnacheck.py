@@ -166,6 +166,7 @@ def scenario(env):
         "host.xn--bcher-kva.test. A 127.0.0.1",
         "_xmpps-server._tcp.tls.test. SRV 0 5 %d host.tls.test." % ports["tls"],
         "host.tls.test. A 127.0.0.1",
+        "plain.test. A 127.0.0.1",
     ]
     lab = dnalab.DnssecLab(env, records)
     dnalab.expect_secure(lab, "_xmpp-server._tcp.dane.test", 33, "dane.test SRV")
@@ -312,6 +313,15 @@ def scenario(env):
           d["verdict"]["prooftype"] == "PKIX" and d["certificates"][0]["xmppaddr"] == ["tls.test"],
           "tls.test: direct TLS target, XmppAddr shown, proven by PKIX",
           (d["srv"][0], d["connection"], d["verdict"]))
+
+    # no SRV: the A/AAAA fallback on 5269, DANE does not apply
+    _, _, d = run_dnacheck(env, base + ["plain.test"], None, "plain.test")
+    ad = d["addresses"]
+    check(d["srv"][0]["status"] == "nxdomain" and d["srv"][1]["status"] == "nxdomain" and
+          ad["fallback"] and ad["list"][0]["port"] == 5269 and not ad["list"][0]["from_srv"],
+          "plain.test: no SRV, A/AAAA fallback on port 5269", (d["srv"], ad))
+    check(not d["tlsa"]["looked_up"] and "fallback" in d["tlsa"]["why"] and
+          d["verdict"]["prooftype"] != "DANE", "plain.test: DANE does not apply", d["tlsa"])
 
     # --connect overrides the DNS targets
     _, _, d = run_dnacheck(env, base + ["--connect", "127.0.0.1:%d" % ports["pkix"], "dane.test"],
