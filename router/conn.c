@@ -173,6 +173,10 @@ void rt_conn_release_unauth(rt_conn_t *c) {
                                &c->peer_sa);
         c->counted_unauth = false;
     }
+    if (c->parked) {
+        pool_addrcount_release(c->w->rt->unauth_parked, &c->peer_sa);
+        c->parked = false;
+    }
 }
 
 void rt_conn_close(rt_conn_t *c) {
@@ -387,6 +391,9 @@ void rt_conn_on_recv(rt_conn_t *c, const uint8_t *data, size_t len) {
 
 void rt_conn_tick(rt_conn_t *c) {
     uint64_t now = c->w->now_ms;
+    if (c->parked && !c->closing) {
+        rt_sin_unpark(c);
+    }
     if (c->deadline_ms != 0 && now >= c->deadline_ms) {
         c->deadline_ms = 0;
         if (c->close_after_flush) {

@@ -218,6 +218,8 @@ struct rt_conn {
     bool header_sent;     // our stream header for the current stream is out
     bool counted_unauth;  // holds a slot in the per-address unauthenticated table
     bool unauth_cert;     // ... in the larger one for certificates from the trust store
+    bool parked;          // accepted over its address's unauthenticated budget: not read until
+                          // a slot frees (or auth_timeout); holds a slot in rt->unauth_parked
     struct sockaddr_storage peer_sa;
     char peer_text[80];
     uint8_t *rxbuf;
@@ -339,6 +341,7 @@ struct rt_worker {
     uint64_t stop_deadline_ms;
     _Atomic uint64_t heartbeat; // bumped by the worker on each tick; read by the watchdog (notify.c)
     uint64_t reload_seen;  // last rt_router_t.reload_epoch this worker paused for (main.c)
+    bool draining;         // shutdown phase 1: listeners closed, queues drain (stopping: close phase)
     atomic_bool drained;   // shutdown: nothing queued or unsent here (read by main.c)
     uint8_t close_step;    // shutdown close phase (loop.c): 0 draining, 1 queues bounced,
                            // 2 s2s streams ended (remote stanzas bounce), 3 components ended
@@ -353,6 +356,7 @@ struct rt_router {
     _Atomic int32_t *comp_worker; // [conf->num_domains]: worker serving the component, -1 none
     pool_addrcount_t *unauth; // unauthenticated inbound connections per source address
     pool_addrcount_t *unauth_cert; // ... of those whose certificate chains to the trust store
+    pool_addrcount_t *unauth_parked; // ... accepted over the budget, waiting for a slot
     atomic_bool stop;
     pool_verdicts_t *verdicts;
     pool_backoff_conf_t backoff;
@@ -379,6 +383,7 @@ void rt_worker_deliver(rt_worker_t *t, rt_msg_t *head, rt_msg_t *tail);
 void rt_worker_dns_watch(void *loop_ctx, int fd, bool r, bool w);
 void rt_worker_posh_watch(void *loop_ctx, int fd, bool r, bool w);
 void rt_conn_start_connect(rt_conn_t *c);
+void rt_conn_arm_recv(rt_conn_t *c); // starts reading (a parked connection got its slot)
 
 // conn.c
 rt_conn_t *rt_conn_new(rt_worker_t *w, rt_conn_kind_t kind, int fd);
@@ -411,6 +416,7 @@ void rt_conn_free(rt_conn_t *c);
 extern const rt_xs_cbs_t rt_sin_cbs;
 void rt_sin_accepted(rt_conn_t *c);
 void rt_sin_timeout(rt_conn_t *c);
+void rt_sin_unpark(rt_conn_t *c); // a parked connection tries again for a slot (each tick)
 void rt_sin_verify_result(rt_worker_t *w, rt_msg_t *m);
 void rt_sin_closed(rt_conn_t *c);
 // The inbound half of a stream, also used on an outbound stream with bidi (XEP-0288): the peer

@@ -44,7 +44,7 @@ static void arm_accept(rt_listener_t *l) {
 }
 
 static void arm_recv(rt_conn_t *c) {
-    if (c->recv_armed || c->closing || c->fd < 0) {
+    if (c->recv_armed || c->closing || c->fd < 0 || c->parked) {
         return;
     }
     if (rt_conn_out_bytes(c) > c->w->conf->max_queue_bytes) {
@@ -272,6 +272,10 @@ static void on_accept(rt_listener_t *l, int res, uint32_t flags) {
     }
     arm_recv(c);
     rt_conn_mark_dirty(c);
+}
+
+void rt_conn_arm_recv(rt_conn_t *c) {
+    arm_recv(c);
 }
 
 static void on_recv(rt_conn_t *c, int res) {

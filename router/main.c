@@ -527,6 +527,7 @@ int main(int argc, char **argv) {
     rt.verdicts = pool_verdicts_new(65536);
     rt.unauth = pool_addrcount_new(65536);
     rt.unauth_cert = pool_addrcount_new(65536);
+    rt.unauth_parked = pool_addrcount_new(65536);
     pool_backoff_conf_default(&rt.backoff);
     // Federation peers come back: retry soon, then back off to a minute at most; at most six
     // retries a minute per peer address whatever the number of pairs waiting on it.
@@ -622,6 +623,7 @@ out:
     pool_verdicts_free(rt.verdicts);
     pool_addrcount_free(rt.unauth);
     pool_addrcount_free(rt.unauth_cert);
+    pool_addrcount_free(rt.unauth_parked);
     if (rt.conf != conf) {
         rt_conf_free((rt_conf_t *)rt.conf); // the last reloaded snapshot
     }

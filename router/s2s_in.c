@@ -27,17 +27,44 @@ void rt_sin_accepted(rt_conn_t *c) {
     rt_router_t *rt = c->w->rt;
     c->state = RT_SIN_WAIT_HEADER;
     c->deadline_ms = c->w->now_ms + (uint64_t)c->w->conf->auth_timeout_s * 1000u;
-    if (!pool_addrcount_acquire(rt->unauth, &c->peer_sa, c->w->conf->max_unauth_per_ip)) {
-        rt_stat_inc(&c->w->stats, RT_STAT_UNAUTH_REFUSED);
-        LOGI(CORE_LOG_WARN, c, "refused: %u unauthenticated connections from this address",
-             c->w->conf->max_unauth_per_ip);
-        rt_conn_close(c);
+    uint32_t max = c->w->conf->max_unauth_per_ip;
+    if (!pool_addrcount_acquire(rt->unauth, &c->peer_sa, max)) {
+        // Over the budget: a burst from a busy server (one connection per domain pair) waits,
+        // unread, for a slot; beyond RT_UNAUTH_CERT_FACTOR times the budget it is refused.
+        if (!pool_addrcount_acquire(rt->unauth_parked, &c->peer_sa, max * RT_UNAUTH_CERT_FACTOR)) {
+            rt_stat_inc(&c->w->stats, RT_STAT_UNAUTH_REFUSED);
+            LOGI(CORE_LOG_WARN, c, "refused: %u unauthenticated connections from this address "
+                 "and %u more waiting", max, max * RT_UNAUTH_CERT_FACTOR);
+            rt_conn_close(c);
+            return;
+        }
+        c->parked = true;
+        rt_stat_inc(&c->w->stats, RT_STAT_UNAUTH_PARKED);
+        LOGI(CORE_LOG_DEBUG, c, "%u unauthenticated connections from this address: waiting "
+             "for a slot", max);
         return;
     }
     c->counted_unauth = true;
     if (c->direct_tls && rt_conn_start_tls(c, true, NULL) != RC_OK) {
         rt_conn_close(c);
     }
+}
+
+void rt_sin_unpark(rt_conn_t *c) {
+    rt_router_t *rt = c->w->rt;
+    if (!pool_addrcount_acquire(rt->unauth, &c->peer_sa, c->w->conf->max_unauth_per_ip)) {
+        return; // still full: the deadline (auth_timeout) bounds the wait
+    }
+    pool_addrcount_release(rt->unauth_parked, &c->peer_sa);
+    c->parked = false;
+    c->counted_unauth = true;
+    LOGI(CORE_LOG_DEBUG, c, "got an unauthenticated slot%s", "");
+    if (c->direct_tls && rt_conn_start_tls(c, true, NULL) != RC_OK) {
+        rt_conn_close(c);
+        return;
+    }
+    rt_conn_arm_recv(c);
+    rt_conn_mark_dirty(c);
 }
 
 void rt_sin_timeout(rt_conn_t *c) {

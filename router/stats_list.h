@@ -26,6 +26,7 @@ RT_STAT(AUTH_DIALBACK_OUT, COUNTER, "fedrouter_s2s_auth_total", "direction=\"out
 RT_STAT(DIALBACK_VERIFY_ANSWERED, COUNTER, "fedrouter_dialback_verify_answered_total", "", "db:verify requests answered as authoritative server")
 RT_STAT(STREAM_ERRORS_SENT, COUNTER, "fedrouter_stream_errors_sent_total", "", "Streams closed by fedrouter with a stream error")
 RT_STAT(UNAUTH_REFUSED, COUNTER, "fedrouter_unauth_connections_refused_total", "", "Inbound connections refused over the per-address unauthenticated limit")
+RT_STAT(UNAUTH_PARKED, COUNTER, "fedrouter_unauth_connections_parked_total", "", "Inbound connections accepted over the per-address unauthenticated limit that waited, unread, for a slot")
 RT_STAT(COMPONENTS_AUTH_FAILED, COUNTER, "fedrouter_component_auth_failures_total", "", "Component handshakes refused")
 RT_STAT(TCP_CONNECT_ATTEMPTS, COUNTER, "fedrouter_tcp_connect_attempts_total", "", "Outbound TCP connection attempts, successful or not")
 RT_STAT(POOL_STREAMS, GAUGE, "fedrouter_pool_streams", "", "Pooled outbound s2s streams (verification connections excluded)")

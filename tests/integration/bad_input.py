@@ -14,7 +14,7 @@ Cases (raw clients bind distinct 127.0.0.x source addresses):
   not authenticated (invalid-from); stanza to an unhosted domain on an authenticated stream (no
   relaying); stanza over s2s.max_stanza_size (policy-violation); silent peers
   (connection-timeout after s2s.auth_timeout); more than s2s.max_unauth_per_ip unauthenticated
-  connections from one address; component with a wrong secret (not-authorized), for an unknown
+  connections from one address (wait unread for a slot, refused beyond 8 times the limit); component with a wrong secret (not-authorized), for an unknown
   domain, and garbage instead of a component header (not-well-formed). Errors raised before
   the peer's header must still be preceded by a response header (RFC 6120 §4.9.1.2)."""
 
@@ -254,6 +254,16 @@ def case_unauth_limit(x):
             c.open("x.test", "b.test")
             held.append(c)
         check(True, "%d unauthenticated connections from 127.0.0.20 accepted" % MAX_UNAUTH)
+        # Over the budget a connection waits, unread, for a slot (a busy server opens one per
+        # domain pair at once); up to 8 times the budget wait, more are refused.
+        parked = []
+        for _ in range(MAX_UNAUTH * 8):
+            c = raw(x, "127.0.0.20")
+            c.send(h.stream_header("x.test", "b.test"))
+            parked.append(c)
+        time.sleep(0.5)
+        quiet = [not c.eof and not c.raw_in for c in parked]
+        check(all(quiet), "%d excess connections wait unanswered (parked)" % len(parked), quiet)
         for i in range(2):
             c = raw(x, "127.0.0.20")
             try:
@@ -262,8 +272,16 @@ def case_unauth_limit(x):
                 pass
             t1 = time.monotonic()
             closed = c.wait_closed(1.5)
-            check(closed, "excess connection %d refused/closed (%.2fs; stream error %r)" %
-                  (i + 1, time.monotonic() - t1, h.raw_stream_error(c.raw_in)))
+            check(closed, "connection %d over the waiting budget refused/closed (%.2fs; stream "
+                  "error %r)" % (i + 1, time.monotonic() - t1, h.raw_stream_error(c.raw_in)))
+        # A slot frees: the first parked connection gets it and is answered.
+        held.pop(0).close()
+        t1 = time.monotonic()
+        answered = h.wait_until(lambda: any(c._fill(0.01) or c.raw_in for c in parked), 2.0)
+        check(answered, "a parked connection got the freed slot and was answered (%.2fs)" %
+              (time.monotonic() - t1))
+        for c in parked:
+            c.close()
         other = authed(x, "127.0.0.21")
         other.send("<message from='u@x.test' to='bob@b.test' id='x-ok3'><body>legit</body>"
                    "</message>")
@@ -271,7 +289,7 @@ def case_unauth_limit(x):
               "authenticated peer from 127.0.0.21 works during the flood")
         other.close()
         still = [not c.eof and not c._fill(0.01) for c in held]
-        check(all(still), "the %d admitted connections are still open" % MAX_UNAUTH, still)
+        check(all(still), "the %d admitted connections are still open" % len(held), still)
     finally:
         for c in held:
             c.close()
@@ -371,6 +389,9 @@ def scenario(env):
         check(after_b.get("fedrouter_unauth_connections_refused_total") >= 2,
               "B counted the refused unauthenticated connections",
               after_b.get("fedrouter_unauth_connections_refused_total"))
+        check(after_b.get("fedrouter_unauth_connections_parked_total") >= MAX_UNAUTH * 8,
+              "B counted the parked unauthenticated connections",
+              after_b.get("fedrouter_unauth_connections_parked_total"))
         check(after_b.get("fedrouter_component_auth_failures_total") >= 1,
               "B counted the component handshake failure",
               after_b.get("fedrouter_component_auth_failures_total"))
