@@ -233,17 +233,17 @@ static void on_accept(rt_listener_t *l, int res, uint32_t flags) {
     rt_worker_t *w = l->w;
     if (!(flags & IORING_CQE_F_MORE)) {
         l->armed = false;
-        if (!w->stopping) {
+        if (!w->draining) {
             arm_accept(l);
         }
     }
     if (res < 0) {
-        if (res != -ECANCELED && !w->stopping) {
+        if (res != -ECANCELED && !w->draining) {
             CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_NET, "w%u: accept: %s", w->idx, strerror(-res));
         }
         return;
     }
-    if (w->stopping) {
+    if (w->draining) {
         close(res);
         return;
     }
@@ -396,6 +396,7 @@ static void shutdown_step(rt_worker_t *w) {
     }
     switch (w->close_step) {
     case 0:
+        w->stopping = true; // the pool opens nothing new and bounces what it is given
         rt_pool_fail_all(w);
         break;
     case 1:
@@ -453,9 +454,10 @@ static void on_tick(rt_worker_t *w) {
         }
         c = next;
     }
-    if (atomic_load(&w->rt->stop) && !w->stopping) {
-        // Graceful shutdown, phase 1: no new connections; what is queued keeps flowing.
-        w->stopping = true;
+    if (atomic_load(&w->rt->stop) && !w->draining) {
+        // Graceful shutdown, phase 1: no new connections; what is queued keeps flowing (the
+        // pool still opens streams: w->stopping, which stops it, is set by the close phase).
+        w->draining = true;
         CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "w%u: stopping: listeners closed, draining",
                  w->idx);
         for (size_t i = 0; i < w->num_listeners; i++) {
@@ -465,10 +467,10 @@ static void on_tick(rt_worker_t *w) {
             io_uring_sqe_set_data(sqe, NULL);
         }
     }
-    if (w->stopping && w->close_step == 0) {
+    if (w->draining && w->close_step == 0) {
         atomic_store_explicit(&w->drained, worker_drained(w), memory_order_release);
     }
-    if (w->stopping && atomic_load(&w->rt->stop_close)) {
+    if (w->draining && atomic_load(&w->rt->stop_close)) {
         shutdown_step(w);
     }
 }
