@@ -16,7 +16,8 @@ Asserts:
     stanza after that bounced with remote-server-not-found (cancel);
   - fedrouter_tcp_connects_total (in + out) on A and B did not grow across the three reloads:
     the s2s streams survived;
-  - afterwards new.test federates both ways (its component connects on A, stanzas delivered).
+  - afterwards new.test federates both ways (its component connects on A, stanzas delivered) and
+    a new TLS session with SNI new.test is served the certificate added by the reload.
 Figures are printed (sent/delivered/bounced per direction)."""
 
 import os
@@ -230,6 +231,13 @@ def scenario(env):
         delivered, bounced, _ = snd.account(comps[dst])
         check(len(delivered) == 5 and not bounced, "added domain: %s -> %s delivered" % (src, dst),
               (len(delivered), bounced))
+    # New TLS sessions use the reloaded certificates: new.test's own certificate for its SNI.
+    c = h.S2S(a.s2s_addr, bind_ip="127.0.0.12")
+    c.open("b.test", "new.test")
+    c.starttls(env.ca().cert, sni="new.test")  # verified for new.test against the test CA
+    names = h._cert_names(c.sock.getpeercert())
+    c.close()
+    check(names == ["new.test"], "a new TLS session for new.test gets the added certificate", names)
     check("configuration reload failed" not in a.log_text(), "A logged no failed reload")
 
 
