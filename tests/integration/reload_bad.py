@@ -8,7 +8,8 @@ a.test <-> b.test all along. On A, each of these attempts adds new.test and is r
   3. SIGHUP with new.test's certificate file missing;
   4. `fedctl reload` with a certificate whose key does not match it (only the TLS layer sees it).
 Asserts, for each: exactly one new error line "configuration reload failed, keeping the running
-configuration: <reason>" naming the cause; fedctl's message carries the same reason; new.test was
+configuration: <reason>" naming the cause; fedctl's message carries the same reason; sd_notify
+gets RELOADING=1 (with MONOTONIC_USEC) then READY=1 with a STATUS= saying it failed; new.test was
 not added (a component for it is refused with host-unknown); the reload failure counter counts it
 and the ok counter stays 0. After all of them: every a.test <-> b.test stanza sent was delivered
 (none lost, none bounced), old.test still works, and a good `fedctl reload` then succeeds
@@ -26,6 +27,7 @@ import harness as h  # noqa: E402
 from harness import check, log  # noqa: E402
 import fedctl as fc  # noqa: E402
 import reload_traffic as rtr  # noqa: E402
+import systemd_notify as sdn  # noqa: E402
 
 FAIL_LINE = "configuration reload failed, keeping the running configuration: "
 
@@ -44,7 +46,10 @@ def new_domain_refused(a, secret):
 
 def scenario(env):
     tool = fc.fedctl_bin(env)
-    s = rtr.setup(env, with_admin=True)
+    addr = "\0fedrouter-reload-bad-%s" % os.urandom(6).hex()
+    nl = sdn.NotifyListener(addr)
+    s = rtr.setup(env, with_admin=True, notify_a="@" + addr[1:])
+    check(nl.wait_key("READY", 10) is not None, "A sent READY=1 at start")
     a, comps = s["a"], s["comps"]
     sock = s["a_conf"]["admin"]["socket"]
     for src, dst in (("a.test", "b.test"), ("b.test", "a.test")):
@@ -79,6 +84,7 @@ def scenario(env):
         with open(a.conffile, "w") as f:
             f.write(text)
         before = len(fail_lines(a))
+        t_try = time.monotonic()
         if how == "sighup":
             a.send_signal(signal.SIGHUP)
         else:
@@ -95,6 +101,11 @@ def scenario(env):
         check(" error " in lines[-1] and all(x in lines[-1] for x in needles),
               "%s: the error line names the cause" % what, lines[-1])
         log("  log: %s" % lines[-1].split(FAIL_LINE)[-1])
+        rl, rd = nl.wait_key("RELOADING", 3, t_try), nl.wait_key("READY", 3, t_try)
+        check(rl is not None and rd is not None and rl[0] <= rd[0] and
+              "MONOTONIC_USEC" in rl[1] and "failed" in rd[1].get("STATUS", ""),
+              "%s: sd_notify RELOADING=1, then READY=1 with a STATUS saying it failed" % what,
+              nl.since(t_try))
         check(new_domain_refused(a, s["sec"]["new.test"]),
               "%s: new.test not added (its component is refused)" % what)
         m = a.scrape()
@@ -121,7 +132,13 @@ def scenario(env):
     # The good file now: fedctl reload succeeds.
     with open(a.conffile, "w") as f:
         f.write(good_text)
+    t_try = time.monotonic()
     rc, out, err = fc.fedctl(tool, sock, "reload")
+    rd = nl.wait_key("READY", 3, t_try)
+    check(nl.wait_key("RELOADING", 3, t_try) is not None and rd is not None and
+          "reloaded" in rd[1].get("STATUS", ""), "good reload: RELOADING=1 then READY=1",
+          nl.since(t_try))
+    nl.close()
     check(rc == 0 and "reloaded" in out, "good configuration: fedctl reload exits 0", (rc, out, err))
     comp = h.Component(a.comp_addr, "new.test", s["sec"]["new.test"]).connect()
     comp.close()

@@ -103,8 +103,9 @@ def connects(router):
     return router.scrape().get("fedrouter_tcp_connects_total")
 
 
-def setup(env, with_admin=False):
-    """A (a.test, old.test) and B (b.test) federating; returns a dict of what was made."""
+def setup(env, with_admin=False, notify_a=None):
+    """A (a.test, old.test) and B (b.test) federating; returns a dict of what was made.
+    |notify_a|: a NOTIFY_SOCKET address for router A only."""
     ca = env.ca()
     a_ip, b_ip = "127.0.0.1", "127.0.0.2"
     ports = {k: env.free_port() for k in ("a_s2s", "a_comp", "a_met", "b_s2s", "b_comp", "b_met")}
@@ -123,7 +124,12 @@ def setup(env, with_admin=False):
                            log_level="info")
     if with_admin:
         a_conf["admin"] = {"socket": env.path("router-a-admin.sock")}
-    a = env.router("router-a", a_conf)
+    if notify_a:
+        os.environ["NOTIFY_SOCKET"] = notify_a
+    try:
+        a = env.router("router-a", a_conf)
+    finally:
+        os.environ.pop("NOTIFY_SOCKET", None)
     b = env.router("router-b", b_conf)
     comps = {
         "a.test": h.Component(a.comp_addr, "a.test", sec["a.test"]).connect(),
