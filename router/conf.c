@@ -102,7 +102,7 @@ static const conf_opt_t s2s_opts[] = {
     OPT_SIZE("max_stanza_size", 10000, 16 * 1024 * 1024, 262144, max_stanza_size),
     OPT_SIZE("max_queue_bytes", 65536, 1024 * 1024 * 1024, 4194304, max_queue_bytes),
     OPT_SIZE("max_total_queue_bytes", 1024 * 1024, INT64_C(64) * 1024 * 1024 * 1024,
-             256 * 1024 * 1024, max_total_queue_bytes),
+             64 * 1024 * 1024, max_total_queue_bytes),
     OPT_U32("max_pending_pairs", 0, 1, 65536, 128, max_pending_pairs),
     OPT_U32("shutdown_timeout", 0, 0, 3600, 10, shutdown_timeout_s),
     OPT_PTR(rt_conf_t, "prooftypes", CONF_K_PROOFTYPES, 0, policy_default),

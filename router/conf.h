@@ -20,7 +20,7 @@
 //     max_unauth_per_ip = 16;          # unauthenticated inbound connections per source address
 //     max_stanza_size = 262144;        # bytes
 //     max_queue_bytes = 4194304;       # bytes queued per outbound stream
-//     max_total_queue_bytes = 268435456; # bytes queued in all outbound pairs of a worker
+//     max_total_queue_bytes = 67108864; # bytes queued in all outbound pairs of a worker
 //     max_pending_pairs = 128;         # inbound pairs awaiting dialback per stream
 //     shutdown_timeout = 10;           # s: SIGTERM drains queues this long, then bounces
 //     prooftypes = [ "pkix", "dane", "posh" ];  # default policy: prooftypes in order

@@ -128,7 +128,6 @@ typedef enum rt_conn_kind {
 
 #define RT_RX_BUF 16384
 #define RT_MAX_PAIRS 65536     // domain pairs per inbound stream
-#define RT_QUEUE_TOTAL_FACTOR 16 // a worker queues at most 16 x s2s.max_queue_bytes in all
 #define RT_UNAUTH_CERT_FACTOR 8 // chain-valid peers: 8 x s2s.max_unauth_per_ip per address
 #define RT_STREAM_ID_LEN 32     // the ids we generate: 128 random bits in hex
 #define RT_PEER_ID_MAX 128      // the longest peer stream id we accept (Prosody's are 36-byte UUIDs)

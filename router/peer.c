@@ -801,7 +801,7 @@ void rt_pool_submit(rt_worker_t *w, rt_msg_t *m) {
     // Bounded twice: per pair, and per worker over all its pairs (so that many pairs toward a
     // peer that stopped reading cannot add up to unbounded memory).
     if (p->q_bytes + m->size > conf->max_queue_bytes ||
-        w->q_bytes + m->size > (size_t)conf->max_queue_bytes * RT_QUEUE_TOTAL_FACTOR) {
+        w->q_bytes + m->size > conf->max_total_queue_bytes) {
         rt_route_bounce(w, m, "resource-constraint", "wait");
         if (fresh) {
             pair_free(w, p);

@@ -440,7 +440,7 @@ static void test_policies(void) {
     T_ASSERT_EQ(c->posh_port, 443);
     T_ASSERT_EQ(c->max_pending_pairs, 128);
     T_ASSERT_EQ(c->shutdown_timeout_s, 10);
-    T_ASSERT_EQ(c->max_total_queue_bytes, (size_t)256 * 1024 * 1024);
+    T_ASSERT_EQ(c->max_total_queue_bytes, (size_t)64 * 1024 * 1024);
     rt_conf_free(c);
 
     c = load_ok("s2s = { prooftypes = [ \"posh\", \"PKIX\" ]; on_failure = \"refuse\";\n"
