@@ -8,7 +8,11 @@
 //                 rt_worker_t.heartbeat on its tick, and a ping is sent only when all heartbeats
 //                 advanced since the previous ping;
 //   STATUS=...    a one-line summary (workers, streams), refreshed every few seconds;
-//   STOPPING=1    on SIGTERM/SIGINT (sent by main through rt_notify_send).
+//   RELOADING=1   with MONOTONIC_USEC= and a STATUS=, when a reload starts (SIGHUP or fedctl
+//                 reload, main.c rt_reload_run), then READY=1 with a STATUS= saying whether the
+//                 new configuration was applied or refused (the running one stays then);
+//   STOPPING=1    on SIGTERM/SIGINT (sent by main through rt_notify_send), with STATUS= lines
+//                 for the drain and the close phase; WATCHDOG=1 continues during the drain.
 // Without NOTIFY_SOCKET every function is a no-op apart from waiting for signals.
 //
 // Thread: the main thread only (the one that waits for signals). The struct's fields are private.
