@@ -103,6 +103,7 @@ struct rt_msg {
     size_t size; // bytes of this allocation, for queue budgets
     struct rt_admin_req *admin; // RT_MSG_ADMIN: the request (not owned; admin.c frees it)
     bool from_s2s; // stanza: it arrived over s2s (never relayed to a domain we do not host)
+    bool for_comp; // stanza: posted to the worker of a hosted domain's component (route.c)
 };
 
 // rt_msg_stanza_new copies a stanza (|raw| plus its addressing) into one owned message.

@@ -199,6 +199,7 @@ static void deliver_local(rt_worker_t *w, size_t idx, rt_msg_t *m) {
     } else if ((uint32_t)owner == w->idx) {
         rt_comp_deliver(w, idx, m);
     } else {
+        m->for_comp = true;
         rt_worker_post(w, (uint32_t)owner, m);
     }
 }
@@ -259,13 +260,15 @@ void rt_route_msg(rt_worker_t *w, rt_msg_t *m) {
     switch (m->kind) {
     case RT_MSG_STANZA: {
         // A stanza for a remote domain reaches the worker that owns the domain's pairs; one for
-        // a hosted domain the component's worker. A reload may have removed that domain since
-        // the stanza was posted: it is then routed (or bounced) afresh.
+        // a hosted domain the component's worker (for_comp). A reload may have removed that
+        // domain since the stanza was posted: it is then routed (or bounced) afresh, through
+        // the owner of the domain's pairs, which may be another worker.
         const rt_conf_t *conf = w->conf;
         const rt_conf_domain_t *d = rt_conf_domain(conf, m->tdom);
         if (d != NULL) {
             deliver_local(w, (size_t)(d - conf->domains), m);
-        } else if (m->from_s2s || w->close_step >= 2) {
+        } else if (m->from_s2s || m->for_comp || w->close_step >= 2) {
+            m->for_comp = false; // a reload removed the domain meanwhile: route it afresh
             not_hosted(w, m);
         } else {
             rt_pool_submit(w, m);
