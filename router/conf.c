@@ -112,6 +112,7 @@ static const conf_opt_t s2s_opts[] = {
     OPT_BOOL(rt_conf_t, "dane_pkix_usages", 0, dane_pkix_usages),
     OPT_U32("dna_timeout", 0, 1, 120, 5, dna_timeout_s),
     {"posh_port", CONF_K_U16, 0, 1, 65535, 443, offsetof(rt_conf_t, posh_port), 0, NULL},
+    OPT_BOOL(rt_conf_t, "posh_private_addresses", 0, posh_private_addresses),
 };
 
 static const conf_opt_t comp_opts[] = {

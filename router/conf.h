@@ -29,6 +29,7 @@
 //     dane_pkix_usages = false;        # honour TLSA usages PKIX-TA(0)/PKIX-EE(1)
 //     dna_timeout = 5;                 # s: a DANE/POSH lookup gives up (temporary failure)
 //     posh_port = 443;                 # HTTPS port of POSH documents
+//     posh_private_addresses = false;  # POSH may fetch from loopback/private addresses
 //   };
 //   policies = (                       # per remote domain; keys not given inherit s2s's
 //     { domain = "secure.example"; prooftypes = [ "dane" ]; dialback_without_proof = false;
@@ -117,6 +118,7 @@ typedef struct rt_conf {
     bool dane_pkix_usages;
     uint32_t dna_timeout_s;
     uint16_t posh_port;
+    bool posh_private_addresses; // POSH may connect to loopback/private/link-local addresses
 
     rt_conf_addr_t *comp_listen;
     size_t num_comp_listen;

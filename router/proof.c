@@ -488,15 +488,53 @@ static void posh_wait_unlink(rt_worker_t *w, struct rt_posh_wait *pw) {
     }
 }
 
+// global_addr: |sa| is a globally routable unicast address (not loopback, unspecified, private
+// RFC 1918 / CGN / ULA, link-local, multicast, documentation or reserved).
+static bool global_addr(const struct sockaddr_storage *sa) {
+    if (sa->ss_family == AF_INET) {
+        const uint8_t *a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+        return !(a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224 ||
+                 (a[0] == 100 && (a[1] & 0xc0) == 64) || (a[0] == 169 && a[1] == 254) ||
+                 (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+                 (a[0] == 192 && a[1] == 0 && (a[2] == 0 || a[2] == 2)) ||
+                 (a[0] == 198 && (a[1] & 0xfe) == 18) || (a[0] == 198 && a[1] == 51 && a[2] == 100) ||
+                 (a[0] == 203 && a[1] == 0 && a[2] == 113));
+    }
+    if (sa->ss_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        const uint8_t *a = a6->s6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            struct sockaddr_storage v4;
+            core_memset(&v4, 0, sizeof(v4));
+            v4.ss_family = AF_INET;
+            core_memcpy(&((struct sockaddr_in *)&v4)->sin_addr, a + 12, 4);
+            return global_addr(&v4);
+        }
+        return (a[0] & 0xe0) == 0x20 && // 2000::/3, global unicast
+               !(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8); // 2001:db8::/32
+    }
+    return false;
+}
+
 static void posh_resolved(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num) {
     struct rt_posh_wait *pw = ctx;
     struct sockaddr_storage sas[16];
     socklen_t lens[16];
     size_t n = 0;
+    size_t skipped = 0;
     for (size_t i = 0; rc == RC_OK && i < num && n < 16; i++) {
+        if (!pw->w->conf->posh_private_addresses && !global_addr(&addrs[i].sa)) {
+            skipped++; // a peer picks the domain: never connect into the operator's network
+            continue;
+        }
         sas[n] = addrs[i].sa;
         lens[n] = addrs[i].sa_len;
         n++;
+    }
+    if (skipped > 0) {
+        CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_DNA,
+                 "posh: %zu non-global address(es) of a POSH host skipped "
+                 "(s2s.posh_private_addresses = false)", skipped);
     }
     posh_wait_unlink(pw->w, pw);
     rt_posh_resolved_cb cb = pw->cb;

@@ -420,6 +420,9 @@ def start_posh_pairs(env, pairs, nginx_port, extra_records=()):
     for p in pairs:
         p.a_s2s["posh_port"] = nginx_port
         p.b_s2s["posh_port"] = nginx_port
+        # nginx listens on loopback: allow POSH fetches to non-global addresses (off by default).
+        p.a_s2s.setdefault("posh_private_addresses", True)
+        p.b_s2s.setdefault("posh_private_addresses", True)
         start_pair(env, p, lab.addr)
     return lab
 

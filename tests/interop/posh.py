@@ -40,7 +40,9 @@ def scenario(env):
 
     fcrt, fkey = st["certs"]["fedrouter"]
     doms = ["t1.test", "t2.test"]
+    # The lab's web server is on 10.77.0.30, a private address: allowed here explicitly.
     router, sites = lab.start_router(env, doms, [(fcrt, fkey, doms)],
+                                     s2s={"posh_private_addresses": True},
                                      policies=[dict(POSH_ONLY, domain="pposh.test")])
     pros = lab.Prosody(env, ["pposh.test"], secure_auth=True)
     env.procs.append(pros)

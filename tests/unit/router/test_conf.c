@@ -438,6 +438,7 @@ static void test_policies(void) {
     T_ASSERT(!c->dane_pkix_usages);
     T_ASSERT_EQ(c->dna_timeout_s, 5);
     T_ASSERT_EQ(c->posh_port, 443);
+    T_ASSERT(!c->posh_private_addresses);
     T_ASSERT_EQ(c->max_pending_pairs, 128);
     T_ASSERT_EQ(c->shutdown_timeout_s, 10);
     T_ASSERT_EQ(c->max_total_queue_bytes, (size_t)64 * 1024 * 1024);
