@@ -348,6 +348,22 @@ size_t pool_verdicts_flush_addr(pool_verdicts_t *vt, const struct sockaddr_stora
     return num_removed;
 }
 
+size_t pool_verdicts_flush_all(pool_verdicts_t *vt) {
+    size_t num_removed = 0;
+    for (size_t si = 0; vt != NULL && si < VT_NUM_SHARDS; si++) {
+        vt_shard_t *s = &vt->shards[si];
+        pthread_mutex_lock(&s->lock);
+        for (uint32_t i = 0; i < s->cap; i++) {
+            if (s->entries[i].used) {
+                shard_remove(vt, s, i);
+                num_removed++;
+            }
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    return num_removed;
+}
+
 void pool_verdicts_stats(pool_verdicts_t *vt, pool_verdict_stats_t *out) {
     core_memset(out, 0, sizeof(*out));
     if (vt == NULL) {

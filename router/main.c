@@ -256,13 +256,16 @@ rc_t rt_reload_run(rt_router_t *rt, char *err, size_t err_len) {
     free(old_cw);
     rt_tls_adopt(rt->tls, tls); // new sessions use the new certificates
     tls = NULL;
+    // Verdicts were decided under the old trust store and prooftype policies: decide afresh.
+    size_t flushed = pool_verdicts_flush_all(rt->verdicts);
     if (old != r->boot) {
         rt_conf_free((rt_conf_t *)old);
     }
     next = NULL;
     CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_CONF,
-             "configuration reloaded: %zu hosted domains (%zu added, %zu removed), %zu certificates",
-             rt->conf->num_domains, added, removed, rt->conf->num_certs);
+             "configuration reloaded: %zu hosted domains (%zu added, %zu removed), %zu certificates, "
+             "%zu cached verdicts dropped",
+             rt->conf->num_domains, added, removed, rt->conf->num_certs, flushed);
     rc = RC_OK;
 out:
     if (rc != RC_OK) {

@@ -29,7 +29,7 @@ struct rt_proof_job {
     char domain[DNA_DOMAIN_MAX];
     char aux[DNA_DOMAIN_MAX];
     char key[DNA_DBKEY_HEX_LEN + 1];
-    const dna_policy_t *policy;
+    dna_policy_t policy; // a copy: a reload frees the snapshot it came from
     dna_evidence_t ev;
     uint64_t ttl_ms; // smallest TTL of the material used
     // DANE.
@@ -234,7 +234,7 @@ static void log_verdict(rt_conn_t *c, const rt_proof_job_t *job, const dna_verdi
 static void finish(rt_proof_job_t *job, bool async) {
     rt_conn_t *c = job->c;
     dna_verdict_t v;
-    if (dna_prooftype_decide(&v, job->policy, &job->ev) != RC_OK) {
+    if (dna_prooftype_decide(&v, &job->policy, &job->ev) != RC_OK) {
         LOGC(CORE_LOG_ERROR, c, "domain %s: invalid prooftype policy", job->domain);
     }
     count(c->w, &v);
@@ -260,11 +260,11 @@ static rt_posh_t *worker_posh(rt_worker_t *w);
 // Returns true when the job finished (synchronously: only when |async| is false).
 static bool after_dane(rt_proof_job_t *job, bool async) {
     rt_conn_t *c = job->c;
-    bool need_posh = policy_has(job->policy, DNA_PROOF_POSH) && c->tls_on &&
+    bool need_posh = policy_has(&job->policy, DNA_PROOF_POSH) && c->tls_on &&
                      c->tls.peer_leaf != NULL;
     if (need_posh) {
         dna_verdict_t v;
-        if (dna_prooftype_decide(&v, job->policy, &job->ev) != RC_OK ||
+        if (dna_prooftype_decide(&v, &job->policy, &job->ev) != RC_OK ||
             v.kind == DNA_VERDICT_PROVEN ||
             (v.kind == DNA_VERDICT_REFUSED && v.prooftype == DNA_PROOF_DANE) ||
             v.kind == DNA_VERDICT_TEMPFAIL) {
@@ -609,7 +609,7 @@ bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const 
     snprintf(job->domain, sizeof(job->domain), "%s", domain);
     snprintf(job->aux, sizeof(job->aux), "%s", aux != NULL ? aux : "");
     snprintf(job->key, sizeof(job->key), "%s", key != NULL ? key : "");
-    job->policy = rt_conf_policy(w->conf, domain);
+    job->policy = *rt_conf_policy(w->conf, domain);
     job->ttl_ms = PROOF_TTL_CAP_MS;
     // PKIX, from what the TLS handshake recorded.
     if (c->tls_on && c->tls.peer_leaf != NULL) {
@@ -619,7 +619,7 @@ bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const 
                            : DNA_EV_MISMATCH;
     }
     // DANE: only with the configured validating resolver.
-    if (policy_has(job->policy, DNA_PROOF_DANE) && w->conf->resolver != NULL) {
+    if (policy_has(&job->policy, DNA_PROOF_DANE) && w->conf->resolver != NULL) {
         if (rt_dns_resolve_s2s(w->dns, domain, srv_done, job) == RC_OK) {
             job->dns_pending = true;
         } else {
@@ -640,7 +640,7 @@ bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const 
     }
     // Finished synchronously: the verdict is recomputed for the caller.
     job_unlink(job);
-    if (dna_prooftype_decide(out, job->policy, &job->ev) != RC_OK) {
+    if (dna_prooftype_decide(out, &job->policy, &job->ev) != RC_OK) {
         out->kind = DNA_VERDICT_REFUSED;
     }
     free(job);

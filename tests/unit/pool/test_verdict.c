@@ -252,6 +252,15 @@ static void test_flush_addr(void) {
     T_ASSERT_EQ(look(vt, &k, NOW, NULL), POOL_VERDICT_MISS);
     struct sockaddr_storage unix_addr = {.ss_family = AF_UNIX};
     T_ASSERT_EQ(pool_verdicts_flush_addr(vt, &unix_addr), 0);
+    // Flushing everything (a reload) leaves an empty table that still works.
+    T_ASSERT_EQ(pool_verdicts_flush_all(vt), 1);
+    T_ASSERT_EQ(look(vt, &keep, NOW, NULL), POOL_VERDICT_MISS);
+    pool_verdicts_stats(vt, &st);
+    T_ASSERT_EQ(st.entries, 0);
+    T_ASSERT_EQ(pool_verdicts_flush_all(vt), 0);
+    put_ok(vt, &keep, pos(NOW + 5000), NOW);
+    T_ASSERT_EQ(look(vt, &keep, NOW, NULL), POOL_VERDICT_HIT);
+    T_ASSERT_EQ(pool_verdicts_flush_all(NULL), 0);
     pool_verdicts_free(vt);
 }
 
