@@ -364,6 +364,67 @@ size_t pool_verdicts_flush_all(pool_verdicts_t *vt) {
     return num_removed;
 }
 
+// entry_matches: |e| passes the filter (|a| the filter's address when |has_addr|).
+static bool entry_matches(const vt_entry_t *e, bool has_addr, const vt_addr_t *a, const char *domain,
+                          size_t domain_len) {
+    if (has_addr && (e->addr.family != a->family || e->addr.addr_len != a->addr_len ||
+                     core_memcmp(e->addr.addr, a->addr, a->addr_len) != 0 ||
+                     (a->port != 0 && e->addr.port != a->port))) {
+        return false;
+    }
+    return domain == NULL ||
+           (e->domain_len == domain_len && core_memcmp(e->domain, domain, domain_len) == 0);
+}
+
+// entry_copy fills |out| from used entry |e|.
+static void entry_copy(pool_verdict_entry_t *out, const vt_entry_t *e) {
+    core_memset(out, 0, sizeof(*out));
+    if (e->addr.family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&out->addr;
+        sin->sin_family = AF_INET;
+        sin->sin_port = e->addr.port;
+        core_memcpy(&sin->sin_addr, e->addr.addr, 4);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->addr;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = e->addr.port;
+        core_memcpy(&sin6->sin6_addr, e->addr.addr, 16);
+    }
+    core_memcpy(out->fp, e->fp, POOL_FP_LEN);
+    core_memcpy(out->domain, e->domain, e->domain_len);
+    out->domain[e->domain_len] = '\0';
+    out->v = e->v;
+}
+
+size_t pool_verdicts_dump(pool_verdicts_t *vt, const pool_verdict_filter_t *filter, uint64_t now_ms,
+                          pool_verdict_entry_t *out, size_t max) {
+    vt_addr_t a = {0};
+    bool has_addr = filter != NULL && filter->addr != NULL;
+    if (vt == NULL || (has_addr && !addr_from_sockaddr(&a, filter->addr))) {
+        return 0;
+    }
+    const char *domain = filter != NULL ? filter->domain : NULL;
+    size_t domain_len = domain != NULL ? strnlen(domain, VT_DOMAIN_MAX + 1) : 0;
+    size_t num = 0;
+    for (size_t si = 0; si < VT_NUM_SHARDS; si++) {
+        vt_shard_t *s = &vt->shards[si];
+        pthread_mutex_lock(&s->lock);
+        for (uint32_t i = 0; i < s->cap; i++) {
+            const vt_entry_t *e = &s->entries[i];
+            if (!e->used || e->v.expires_ms <= now_ms ||
+                !entry_matches(e, has_addr, &a, domain, domain_len)) {
+                continue;
+            }
+            if (num < max) {
+                entry_copy(&out[num], e);
+            }
+            num++;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    return num;
+}
+
 void pool_verdicts_stats(pool_verdicts_t *vt, pool_verdict_stats_t *out) {
     core_memset(out, 0, sizeof(*out));
     if (vt == NULL) {

@@ -82,4 +82,26 @@ size_t pool_verdicts_flush_all(pool_verdicts_t *vt);
 
 void pool_verdicts_stats(pool_verdicts_t *vt, pool_verdict_stats_t *out);
 
+// One entry as pool_verdicts_dump copies it out.
+typedef struct pool_verdict_entry {
+    struct sockaddr_storage addr; // family, address and port (port 0: an inbound peer)
+    uint8_t fp[POOL_FP_LEN];      // all zero: not tied to a certificate
+    char domain[254];             // NUL-terminated A-label
+    pool_verdict_t v;
+} pool_verdict_entry_t;
+
+// What pool_verdicts_dump lists: NULL fields match everything.
+typedef struct pool_verdict_filter {
+    const struct sockaddr_storage *addr; // family and address must match; its port too unless 0
+    const char *domain;                  // exact bytes
+} pool_verdict_filter_t;
+
+// pool_verdicts_dump copies the unexpired entries matching |filter| (NULL: all) at |now_ms| into
+// |out|, at most |max| of them (|out| may be NULL when |max| is 0), in no particular order.
+// Returns how many matched, which may exceed |max| (the rest were not copied). Each shard's lock
+// is held only while that shard is scanned, so the result is not one atomic snapshot. Expired
+// entries are neither listed nor removed. Thread: any.
+size_t pool_verdicts_dump(pool_verdicts_t *vt, const pool_verdict_filter_t *filter, uint64_t now_ms,
+                          pool_verdict_entry_t *out, size_t max);
+
 #endif

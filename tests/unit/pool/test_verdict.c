@@ -1,6 +1,6 @@
 // test_verdict.c: pool_verdicts_*: exact keys (a verdict for one certificate, port, domain or
 // family is never used for another), expiry, the negative-verdict rules (RTR-8), the size bound
-// with eviction, flush by address, IPv6 keys and domain length limits.
+// with eviction, flush by address, IPv6 keys, domain length limits and the bounded dump.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -314,6 +314,111 @@ static void test_domain_limits(void) {
     pool_verdicts_free(vt);
 }
 
+// find_dumped returns the dumped entry for (fp byte, domain), or NULL.
+static const pool_verdict_entry_t *find_dumped(const pool_verdict_entry_t *e, size_t n,
+                                               uint8_t fp_byte, const char *domain) {
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].fp[0] == fp_byte && strcmp(e[i].domain, domain) == 0) {
+            return &e[i];
+        }
+    }
+    return NULL;
+}
+
+static void test_dump(void) {
+    pool_verdicts_t *vt = pool_verdicts_new(4096);
+    pool_verdict_entry_t out[64];
+    T_ASSERT_EQ(pool_verdicts_dump(vt, NULL, NOW, out, 64), 0);
+    tkey_t k;
+    char dom[32];
+    for (uint8_t i = 0; i < 10; i++) { // 10 domains at one outbound address
+        snprintf(dom, sizeof(dom), "d%u.example", (unsigned)i);
+        key4(&k, "192.0.2.9", 5269, i, dom);
+        put_ok(vt, &k, i == 3 ? neg(NOW + 3000) : pos(NOW + 5000 + i), NOW);
+    }
+    key4(&k, "192.0.2.9", 0, 0xaa, "d1.example"); // the same peer inbound (port 0)
+    put_ok(vt, &k, pos(NOW + 9000), NOW);
+    key4(&k, "192.0.2.10", 5269, 0xbb, "d1.example"); // another address
+    put_ok(vt, &k, pos(NOW + 9000), NOW);
+    key6(&k, "2001:db8::9", 5269, 0xcc, "d2.example");
+    put_ok(vt, &k, pos(NOW + 9000), NOW);
+    key4(&k, "192.0.2.9", 5269, 0xdd, "old.example"); // expired by the time of the dump
+    put_ok(vt, &k, pos(NOW + 10), NOW);
+
+    // Everything unexpired, each entry copied exactly.
+    size_t n = pool_verdicts_dump(vt, NULL, NOW + 100, out, 64);
+    T_ASSERT_EQ(n, 13);
+    T_ASSERT(find_dumped(out, n, 0xdd, "old.example") == NULL);
+    const pool_verdict_entry_t *e = find_dumped(out, n, 3, "d3.example");
+    T_ASSERT(e != NULL);
+    T_ASSERT(!e->v.positive);
+    T_ASSERT_EQ(e->v.proof, POOL_PROOF_DIALBACK);
+    T_ASSERT_EQ(e->v.expires_ms, NOW + 3000);
+    e = find_dumped(out, n, 7, "d7.example");
+    T_ASSERT(e != NULL && e->v.positive && e->v.proof == POOL_PROOF_PKIX);
+    T_ASSERT_EQ(e->v.expires_ms, NOW + 5007);
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)&e->addr;
+    T_ASSERT_EQ(sin->sin_family, AF_INET);
+    T_ASSERT_EQ(ntohs(sin->sin_port), 5269);
+    char ip[INET6_ADDRSTRLEN];
+    T_ASSERT(inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)) != NULL);
+    T_ASSERT(strcmp(ip, "192.0.2.9") == 0);
+    for (size_t i = 1; i < POOL_FP_LEN; i++) {
+        T_ASSERT_EQ(e->fp[i], 7);
+    }
+    e = find_dumped(out, n, 0xcc, "d2.example");
+    T_ASSERT(e != NULL && e->addr.ss_family == AF_INET6);
+    T_ASSERT_EQ(ntohs(((const struct sockaddr_in6 *)&e->addr)->sin6_port), 5269);
+
+    // Bounded: a short buffer gets |max| entries, the return value still counts them all.
+    pool_verdict_entry_t few[4];
+    memset(few, 0x5a, sizeof(few));
+    T_ASSERT_EQ(pool_verdicts_dump(vt, NULL, NOW + 100, few, 3), 13);
+    for (size_t i = 0; i < 3; i++) {
+        T_ASSERT(few[i].domain[0] != 0x5a && strlen(few[i].domain) > 0);
+    }
+    T_ASSERT_EQ(few[3].domain[0], 0x5a); // nothing written past max
+    T_ASSERT_EQ(pool_verdicts_dump(vt, NULL, NOW + 100, NULL, 0), 13);
+
+    // By address with its port: only the outbound entries of 192.0.2.9:5269.
+    tkey_t f;
+    key4(&f, "192.0.2.9", 5269, 0, "x");
+    pool_verdict_filter_t filt = {.addr = &f.k.addr};
+    n = pool_verdicts_dump(vt, &filt, NOW + 100, out, 64);
+    T_ASSERT_EQ(n, 10);
+    T_ASSERT(find_dumped(out, n, 0xaa, "d1.example") == NULL);
+    // By address with port 0: every port of that address (outbound and inbound).
+    key4(&f, "192.0.2.9", 0, 0, "x");
+    n = pool_verdicts_dump(vt, &filt, NOW + 100, out, 64);
+    T_ASSERT_EQ(n, 11);
+    T_ASSERT(find_dumped(out, n, 0xaa, "d1.example") != NULL);
+    // By domain, and by both.
+    filt = (pool_verdict_filter_t){.domain = "d1.example"};
+    n = pool_verdicts_dump(vt, &filt, NOW + 100, out, 64);
+    T_ASSERT_EQ(n, 3);
+    key4(&f, "192.0.2.10", 0, 0, "x");
+    filt.addr = &f.k.addr;
+    n = pool_verdicts_dump(vt, &filt, NOW + 100, out, 64);
+    T_ASSERT_EQ(n, 1);
+    T_ASSERT(find_dumped(out, n, 0xbb, "d1.example") != NULL);
+    filt.domain = "d1.exampl"; // a prefix is not the domain
+    T_ASSERT_EQ(pool_verdicts_dump(vt, &filt, NOW + 100, out, 64), 0);
+    // An address of another family matches nothing; a bad filter address lists nothing.
+    key6(&f, "::ffff:192.0.2.10", 0, 0, "x");
+    filt.domain = NULL;
+    T_ASSERT_EQ(pool_verdicts_dump(vt, &filt, NOW + 100, out, 64), 0);
+    struct sockaddr_storage unix_addr = {.ss_family = AF_UNIX};
+    filt.addr = &unix_addr;
+    T_ASSERT_EQ(pool_verdicts_dump(vt, &filt, NOW + 100, out, 64), 0);
+    // Listing neither removes nor changes anything; later, expiry hides entries.
+    pool_verdict_stats_t st;
+    pool_verdicts_stats(vt, &st);
+    T_ASSERT_EQ(st.entries, 14);
+    T_ASSERT_EQ(pool_verdicts_dump(vt, NULL, NOW + 5005, out, 64), 7); // d6..d9 and the three at +9000
+    T_ASSERT_EQ(pool_verdicts_dump(NULL, NULL, NOW, out, 64), 0);
+    pool_verdicts_free(vt);
+}
+
 int main(void) {
     test_new_limits();
     test_hit_and_exact_keys();
@@ -323,5 +428,6 @@ int main(void) {
     test_flush_addr();
     test_ipv6();
     test_domain_limits();
+    test_dump();
     return 0;
 }
