@@ -240,6 +240,7 @@ void rt_conn_stream_error(rt_conn_t *c, const char *cond, const char *text) {
              c->w->idx, (unsigned long)c->id, c->peer_text, cond, text ? ": " : "",
              text ? text : "");
     rt_stat_inc(&c->w->stats, RT_STAT_STREAM_ERRORS_SENT);
+    rt_stats_stream_error(&c->w->stats, true, cond);
     if (!c->header_sent) {
         // An error before our header still goes inside a well-formed stream (RFC 6120 §4.9.1.2).
         if (c->stream_id[0] == '\0') {
@@ -304,6 +305,8 @@ static void on_tls_ready(rt_conn_t *c) {
     rt_stat_inc(&c->w->stats, c->kind == RT_CONN_S2S_IN ? RT_STAT_TLS_HANDSHAKES_IN
                                                         : RT_STAT_TLS_HANDSHAKES_OUT);
     const SSL_CIPHER *ciph = SSL_get_current_cipher(c->tls.ssl);
+    rt_stats_tls_session(&c->w->stats, c->kind == RT_CONN_S2S_IN, SSL_get_version(c->tls.ssl),
+                         ciph ? SSL_CIPHER_get_name(ciph) : NULL);
     CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_TLS, "w%u c%lu %s: TLS %s %s, peer certificate: %s",
              c->w->idx, (unsigned long)c->id, c->peer_text, SSL_get_version(c->tls.ssl),
              ciph ? SSL_CIPHER_get_name(ciph) : "?",

@@ -22,6 +22,13 @@ uint64_t rt_now_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+// mono_ns returns CLOCK_MONOTONIC in nanoseconds (for the worker's busy time).
+static int64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + (int64_t)ts.tv_nsec;
+}
+
 static struct io_uring_sqe *get_sqe(rt_worker_t *w) {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
     while (sqe == NULL) {
@@ -265,7 +272,7 @@ static void on_accept(rt_listener_t *l, int res, uint32_t flags) {
     }
     c->direct_tls = l->direct_tls;
     if (l->kind == RT_CONN_S2S_IN) {
-        rt_stat_inc(&w->stats, RT_STAT_TCP_CONNECTS_IN);
+        rt_stats_tcp_connect(&w->stats, true, (const struct sockaddr *)&c->peer_sa);
         rt_sin_accepted(c);
     } else {
         rt_comp_accepted(c);
@@ -435,6 +442,33 @@ static void shutdown_step(rt_worker_t *w) {
     w->stop_deadline_ms = w->now_ms + (w->close_step == 3 ? CLOSE_FLUSH_MS : CLOSE_STEP_MS);
 }
 
+// sample_gauges stores this worker's queue and buffer gauges (and, on worker 0, the shared
+// verdict table's) into its stats block. Runs with the pool tick: it walks the connections and
+// the queued stanzas, never on the data path.
+static void sample_gauges(rt_worker_t *w) {
+    int64_t stanzas = 0;
+    for (size_t b = 0; w->q_bytes > 0 && b < RT_OUT_BUCKETS; b++) {
+        for (rt_opair_t *p = w->pair_table[b]; p != NULL; p = p->hash_next) {
+            for (const rt_msg_t *m = p->q_head; m != NULL; m = m->next) {
+                stanzas++;
+            }
+        }
+    }
+    int64_t out = 0;
+    for (const rt_conn_t *c = w->conns; c != NULL; c = c->next) {
+        out += (int64_t)rt_conn_out_bytes(c);
+    }
+    rt_stat_set(&w->stats, RT_STAT_QUEUED_STANZAS, stanzas);
+    rt_stat_set(&w->stats, RT_STAT_QUEUED_BYTES, (int64_t)w->q_bytes);
+    rt_stat_set(&w->stats, RT_STAT_OUTPUT_BUFFERED_BYTES, out);
+    if (w->idx == 0) {
+        pool_verdict_stats_t vs;
+        pool_verdicts_stats(w->rt->verdicts, &vs);
+        rt_stat_set(&w->stats, RT_STAT_VERDICT_ENTRIES, (int64_t)vs.entries);
+        rt_stat_set(&w->stats, RT_STAT_VERDICT_EVICTIONS, (int64_t)vs.evictions);
+    }
+}
+
 static void on_tick(rt_worker_t *w) {
     w->now_ms = rt_now_ms();
     atomic_fetch_add_explicit(&w->heartbeat, 1, memory_order_relaxed); // systemd watchdog
@@ -445,6 +479,7 @@ static void on_tick(rt_worker_t *w) {
     if (w->now_ms >= w->next_pool_tick_ms) {
         w->next_pool_tick_ms = w->now_ms + 500;
         rt_pool_tick(w);
+        sample_gauges(w);
     }
     rt_conn_t *c = w->conns;
     while (c != NULL) {
@@ -527,6 +562,9 @@ int rt_worker_run(rt_worker_t *w) {
     arm_timer(w);
     arm_inbox(w);
     reaped_t batch[CQE_BATCH];
+    // Busy time: everything between two waits for completions (CLOCK_MONOTONIC, ns).
+    int64_t busy_ns = 0;
+    int64_t woke_ns = mono_ns();
     for (;;) {
         if (atomic_load_explicit(&w->rt->reload_epoch, memory_order_acquire) != w->reload_seen) {
             rt_reload_worker_pause(w); // between two iterations: a reload swaps w->conf
@@ -537,7 +575,11 @@ int rt_worker_run(rt_worker_t *w) {
         if (w->close_step == 3 && (w->conns == NULL || w->now_ms > w->stop_deadline_ms)) {
             break;
         }
+        int64_t wait_ns = mono_ns();
+        busy_ns += wait_ns - woke_ns;
+        rt_stats_set_busy(&w->stats, busy_ns);
         int r = io_uring_submit_and_wait(&w->ring, 1);
+        woke_ns = mono_ns();
         if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN && r != -EBUSY) {
             CORE_LOG(CORE_LOG_ERROR, CORE_LOG_SRC_NET, "w%u: io_uring_submit_and_wait: %s",
                      w->idx, strerror(-r));

@@ -1,7 +1,8 @@
 // metrics.c: the /metrics HTTP endpoint on libmicrohttpd (0.9.75, Debian 12).
 //
 // libmicrohttpd runs one internal polling thread. A scrape sums every worker's block with relaxed
-// loads (rt_stats_sum) and renders the Prometheus text (rt_stats_render); no worker is blocked.
+// loads (rt_stats_sum) and renders the Prometheus text (rt_stats_render, then the per-worker and
+// process series); no worker is blocked.
 #include "router/metrics.h"
 
 #include <microhttpd.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "router/core/bytes.h"
 #include "router/core/log.h"
@@ -24,6 +26,7 @@ struct rt_metrics {
     rt_stats_t *const *blocks; // borrowed
     size_t num_blocks;
     uint16_t port;
+    int64_t start_time; // Unix seconds at rt_metrics_start (the daemon starts it at boot)
 };
 
 // metrics_log routes libmicrohttpd's messages into the stats log source.
@@ -87,6 +90,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     core_bld_init(&b, METRICS_BODY_MAX);
     rt_stats_sum(totals, m->blocks, m->num_blocks);
     rt_stats_render(&b, totals);
+    rt_stats_render_workers(&b, m->blocks, m->num_blocks);
+    rt_stats_render_process(&b, m->start_time);
     enum MHD_Result ret;
     if (core_bld_finish(&b) != RC_OK) {
         static const char too_big[] = "metrics too large\n";
@@ -116,6 +121,7 @@ rt_metrics_t *rt_metrics_start(const struct sockaddr *sa, socklen_t sa_len,
     m = core_xcalloc(1, sizeof(*m));
     m->blocks = blocks;
     m->num_blocks = num_blocks;
+    m->start_time = (int64_t)time(NULL);
     // The port argument is ignored when MHD_OPTION_SOCK_ADDR is given. No
     // MHD_OPTION_LISTENING_ADDRESS_REUSE: its SO_REUSEPORT would let a second process share the
     // port silently (the default SO_REUSEADDR is kept).

@@ -15,7 +15,7 @@
 typedef struct rt_metrics rt_metrics_t;
 
 // rt_metrics_start listens on |sa| and serves the blocks in |blocks| (borrowed: they must outlive
-// the server). Returns an owned server (stop with rt_metrics_stop) or NULL with a logged reason.
+// the server; block i is worker i). Its time of call is fedrouter_start_time_seconds. Returns an owned server (stop with rt_metrics_stop) or NULL with a logged reason.
 rt_metrics_t *rt_metrics_start(const struct sockaddr *sa, socklen_t sa_len,
                                rt_stats_t *const *blocks, size_t num_blocks);
 // rt_metrics_stop stops the listener thread and frees |m|. Accepts NULL. Thread: the starter.

@@ -376,7 +376,7 @@ void rt_sin_db_result_proof(rt_conn_t *c, const char *from, const char *to, cons
         set_valid(c, p);
         authenticated(c);
         rt_stat_inc(&c->w->stats, RT_STAT_DIALBACK_OPTIMIZED);
-        rt_stat_inc(&c->w->stats, RT_STAT_AUTH_DIALBACK_IN);
+        rt_stat_inc(&c->w->stats, RT_STAT_AUTH_DIALBACK_OPTIMIZED_IN);
         if (piggyback) {
             rt_stat_inc(&c->w->stats, RT_STAT_PAIRS_PIGGYBACKED_IN);
         }
@@ -478,6 +478,7 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
         uint32_t k = el->num_nodes > 1 ? el->nodes[0].first_child : RT_XS_NONE;
         LOGI(CORE_LOG_INFO, c, "peer sent stream error <%s/>",
              k != RT_XS_NONE ? el->nodes[k].name : "?");
+        rt_stats_stream_error(&c->w->stats, false, k != RT_XS_NONE ? el->nodes[k].name : NULL);
         rt_conn_end_stream(c);
         return false;
     }

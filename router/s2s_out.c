@@ -113,7 +113,7 @@ void rt_sout_connected(rt_conn_t *c, int res) {
         fail(c, false);
         return;
     }
-    rt_stat_inc(&c->w->stats, RT_STAT_TCP_CONNECTS_OUT);
+    rt_stats_tcp_connect(&c->w->stats, false, (const struct sockaddr *)&c->peer->addr.sa);
     c->peer->ever_connected = true;
     c->connected_ms = c->w->now_ms;
     c->deadline_ms = c->establish_deadline_ms;
@@ -502,6 +502,7 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
         uint32_t k = el->num_nodes > 1 ? el->nodes[0].first_child : RT_XS_NONE;
         const char *cond = k != RT_XS_NONE ? el->nodes[k].name : "?";
         LOGO(CORE_LOG_INFO, c, "peer sent stream error <%s/>", cond);
+        rt_stats_stream_error(&c->w->stats, false, cond);
         if ((strcmp(cond, "host-unknown") == 0 || strcmp(cond, "host-gone") == 0) &&
             c->peer != NULL) {
             // The peer works; it does not serve this domain: no back-off for its address.

@@ -13,8 +13,10 @@
 #define RT_ROUTER_STATS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "router/core/bytes.h"
@@ -45,6 +47,9 @@ typedef enum rt_hist_id {
 
 typedef struct rt_stats {
     _Atomic int64_t v[RT_STAT__COUNT];
+    // Per-worker values rendered with a worker="<index>" label instead of summed: nanoseconds
+    // the worker's loop spent processing (everything but waiting for completions).
+    _Atomic int64_t busy_ns;
 } rt_stats_t;
 
 // rt_stat_add adds |delta| to stat |id|. Thread: the owning worker only.
@@ -54,6 +59,32 @@ static inline void rt_stat_add(rt_stats_t *s, rt_stat_id_t id, int64_t delta) {
 }
 static inline void rt_stat_inc(rt_stats_t *s, rt_stat_id_t id) {
     rt_stat_add(s, id, 1);
+}
+// rt_stat_set sets stat |id| of this block to |value| (a gauge sampled by its only writer, or a
+// counter mirrored from a monotonic source). Thread: the owning worker only.
+static inline void rt_stat_set(rt_stats_t *s, rt_stat_id_t id, int64_t value) {
+    atomic_store_explicit(&s->v[id], value, memory_order_relaxed);
+}
+
+// rt_stats_tcp_connect counts one s2s TCP connection accepted (|inbound|) or made, by the IP
+// family of |sa| (IPv4-mapped IPv6 addresses count as ipv4; so does an unknown family).
+// Thread: the owning worker only.
+void rt_stats_tcp_connect(rt_stats_t *s, bool inbound, const struct sockaddr *sa);
+
+// rt_stats_stream_error counts one stream closed by a stream error with condition |cond| (an
+// RFC 6120 element name, NUL-terminated; NULL or unknown counts as "other"), |sent| by us or
+// received from the peer. Thread: the owning worker only.
+void rt_stats_stream_error(rt_stats_t *s, bool sent, const char *cond);
+
+// rt_stats_tls_session counts one completed TLS handshake by direction, |protocol| (as
+// SSL_get_version names it: "TLSv1.3", "TLSv1.2") and |cipher| (SSL_CIPHER_get_name). NULL or
+// unlisted values count as "other". Thread: the owning worker only.
+void rt_stats_tls_session(rt_stats_t *s, bool inbound, const char *protocol, const char *cipher);
+
+// rt_stats_set_busy publishes the worker's total busy time in nanoseconds. Thread: the owning
+// worker only.
+static inline void rt_stats_set_busy(rt_stats_t *s, int64_t busy_ns) {
+    atomic_store_explicit(&s->busy_ns, busy_ns, memory_order_relaxed);
 }
 
 // rt_hist_observe records one observation of |us| microseconds in histogram |id|: its bucket
@@ -88,5 +119,19 @@ void rt_stats_sum(int64_t *out, rt_stats_t *const *blocks, size_t num_blocks);
 // HELP and TYPE lines once per metric name: counters and gauges, then histograms (cumulative
 // _bucket series with le in seconds, +Inf, _sum in seconds, _count), then fedrouter_build_info.
 void rt_stats_render(core_bld_t *b, const int64_t *totals);
+
+// rt_stats_render_workers appends fedrouter_workers (|num_blocks|) and
+// fedrouter_worker_busy_seconds_total{worker="<index>"} for each block. Thread: any.
+void rt_stats_render_workers(core_bld_t *b, rt_stats_t *const *blocks, size_t num_blocks);
+
+// rt_stats_render_process appends fedrouter_start_time_seconds (|start_time|, Unix seconds) and
+// fedrouter_local_certificate_expiry_seconds{certificate} for the certificates last published
+// with rt_stats_publish_certs, relative to the current time (negative once expired). Thread: any.
+void rt_stats_render_process(core_bld_t *b, int64_t start_time);
+
+// rt_stats_publish_certs replaces the process's set of local certificates: |names[i]| (copied;
+// label values, e.g. file base names; duplicates are made unique) expires at |not_after[i]|
+// (Unix seconds). Thread: any (a mutex guards the set; scrapes read it under the same mutex).
+void rt_stats_publish_certs(const char *const *names, const int64_t *not_after, size_t num);
 
 #endif

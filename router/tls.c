@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -13,6 +14,7 @@
 
 #include "dna/pkix.h"
 #include "router/core/log.h"
+#include "router/stats.h"
 
 typedef struct tls_cert {
     SSL_CTX *server;
@@ -34,6 +36,8 @@ typedef struct tls_gen {
     X509_STORE *store;
     tls_cert_t *certs; // one per conf->certs
     size_t num_certs;
+    char **cert_names;  // [num_certs]: the certificate file's base name (metrics label)
+    int64_t *not_after; // [num_certs]: the leaf's notAfter, Unix seconds (0: unreadable)
     tls_name_t *hosted; // hosted domains with a certificate, sorted by name (like conf->domains)
     size_t num_hosted;
     tls_name_t *listed; // every name the certificates list, in configuration order
@@ -186,6 +190,22 @@ static bool load_cert(SSL_CTX *ctx, const rt_conf_cert_t *c, char *err, size_t e
 
 static void gen_free(tls_gen_t *tls);
 
+// cert_not_after returns |leaf|'s notAfter in Unix seconds, or 0 when it cannot be read.
+static int64_t cert_not_after(const X509 *leaf) {
+    const ASN1_TIME *t = leaf != NULL ? X509_get0_notAfter(leaf) : NULL;
+    int days = 0;
+    int secs = 0;
+    if (t == NULL || !ASN1_TIME_diff(&days, &secs, NULL, t)) {
+        return 0;
+    }
+    return (int64_t)time(NULL) + (int64_t)days * 86400 + secs;
+}
+
+// publish_certs hands |g|'s certificates to the metrics (fedrouter_local_certificate_expiry_seconds).
+static void publish_certs(const tls_gen_t *g) {
+    rt_stats_publish_certs((const char *const *)g->cert_names, g->not_after, g->num_certs);
+}
+
 static void gen_unref(tls_gen_t *g) {
     if (g != NULL && atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) {
         gen_free(g);
@@ -223,6 +243,8 @@ static tls_gen_t *gen_new(const rt_conf_t *conf, char *err, size_t err_len) {
         }
     }
     tls->certs = core_xcalloc(conf->num_certs ? conf->num_certs : 1, sizeof(tls_cert_t));
+    tls->cert_names = core_xcalloc(conf->num_certs ? conf->num_certs : 1, sizeof(char *));
+    tls->not_after = core_xcalloc(conf->num_certs ? conf->num_certs : 1, sizeof(int64_t));
     tls->num_certs = conf->num_certs;
     for (size_t i = 0; i < conf->num_certs; i++) {
         tls->certs[i].server = new_ctx(tls, true);
@@ -232,6 +254,11 @@ static tls_gen_t *gen_new(const rt_conf_t *conf, char *err, size_t err_len) {
             !load_cert(tls->certs[i].client, &conf->certs[i], err, err_len)) {
             goto fail;
         }
+    }
+    for (size_t i = 0; i < conf->num_certs; i++) {
+        const char *slash = strrchr(conf->certs[i].cert_file, '/'); // our configuration, not peer
+        tls->cert_names[i] = core_xstrdup(slash != NULL ? slash + 1 : conf->certs[i].cert_file);
+        tls->not_after[i] = cert_not_after(SSL_CTX_get0_certificate(tls->certs[i].server));
     }
     // What an operator gets wrong: a certificate that does not name a domain it is listed for, and
     // hosted domains with no certificate at all (peers then authenticate them by dialback only).
@@ -276,6 +303,11 @@ static void gen_free(tls_gen_t *tls) {
         SSL_CTX_free(tls->certs[i].client);
     }
     free(tls->certs);
+    for (size_t i = 0; tls->cert_names != NULL && i < tls->num_certs; i++) {
+        free(tls->cert_names[i]);
+    }
+    free(tls->cert_names);
+    free(tls->not_after);
     for (size_t i = 0; i < tls->num_hosted; i++) {
         free(tls->hosted[i].name);
     }
@@ -291,12 +323,17 @@ static void gen_free(tls_gen_t *tls) {
 }
 
 rt_tls_t *rt_tls_new(const rt_conf_t *conf, char *err, size_t err_len) {
+    // The process's first contexts are the running ones; later ones (a reload) only once adopted.
+    bool first = g_ex_index < 0;
     if (g_ex_index < 0) {
         g_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     }
     tls_gen_t *g = gen_new(conf, err, err_len);
     if (g == NULL) {
         return NULL;
+    }
+    if (first) {
+        publish_certs(g);
     }
     rt_tls_t *tls = core_xcalloc(1, sizeof(*tls));
     tls->lock = core_xcalloc(1, sizeof(*tls->lock));
@@ -320,6 +357,7 @@ void rt_tls_adopt(rt_tls_t *live, rt_tls_t *fresh) {
     tls_gen_t *old = live->cur;
     live->cur = fresh->cur;
     pthread_mutex_unlock(live->lock);
+    publish_certs(fresh->cur);
     fresh->cur = NULL;
     rt_tls_free(fresh);
     gen_unref(old); // freed here, or by the last connection that still uses it

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "router/core/log.h"
@@ -42,26 +43,28 @@ static void test_sum(void) {
     static rt_stats_t w0;
     static rt_stats_t w1;
     rt_stats_t *const blocks[] = {&w0, &w1};
-    rt_stat_add(&w0, RT_STAT_TCP_CONNECTS_IN, 5);
-    rt_stat_inc(&w1, RT_STAT_TCP_CONNECTS_IN);
-    rt_stat_add(&w1, RT_STAT_TCP_CONNECTS_IN, 2);
+    rt_stat_add(&w0, RT_STAT_TCP_CONNECTS_IN_V4, 5);
+    rt_stat_inc(&w1, RT_STAT_TCP_CONNECTS_IN_V4);
+    rt_stat_add(&w1, RT_STAT_TCP_CONNECTS_IN_V4, 2);
     rt_stat_add(&w0, RT_STAT_STREAMS_IN, 3);
     rt_stat_add(&w1, RT_STAT_STREAMS_IN, -1); // gauges are per-worker deltas
     rt_stat_add(&w1, RT_STAT_STANZAS_ROUTED, 42);
     int64_t totals[RT_STAT__COUNT] = {0};
     rt_stats_sum(totals, blocks, 2);
-    T_ASSERT_EQ(totals[RT_STAT_TCP_CONNECTS_IN], 8);
+    T_ASSERT_EQ(totals[RT_STAT_TCP_CONNECTS_IN_V4], 8);
     T_ASSERT_EQ(totals[RT_STAT_STREAMS_IN], 2);
     T_ASSERT_EQ(totals[RT_STAT_STANZAS_ROUTED], 42);
-    T_ASSERT_EQ(totals[RT_STAT_TCP_CONNECTS_OUT], 0);
+    T_ASSERT_EQ(totals[RT_STAT_TCP_CONNECTS_OUT_V4], 0);
     rt_stats_sum(totals, blocks, 1); // adds into |out|
-    T_ASSERT_EQ(totals[RT_STAT_TCP_CONNECTS_IN], 13);
+    T_ASSERT_EQ(totals[RT_STAT_TCP_CONNECTS_IN_V4], 13);
 
     int64_t fresh[RT_STAT__COUNT] = {0};
     rt_stats_sum(fresh, blocks, 2);
     char *text = render(fresh);
-    T_ASSERT(strstr(text, "\nfedrouter_tcp_connects_total{direction=\"in\"} 8\n") != NULL);
-    T_ASSERT(strstr(text, "\nfedrouter_tcp_connects_total{direction=\"out\"} 0\n") != NULL);
+    T_ASSERT(strstr(text, "\nfedrouter_tcp_connects_total{direction=\"in\",family=\"ipv4\"} 8\n") !=
+             NULL);
+    T_ASSERT(strstr(text, "\nfedrouter_tcp_connects_total{direction=\"out\",family=\"ipv4\"} 0\n") !=
+             NULL);
     T_ASSERT(strstr(text, "\nfedrouter_streams{direction=\"in\"} 2\n") != NULL);
     T_ASSERT(strstr(text, "\nfedrouter_stanzas_routed_total 42\n") != NULL);
     free(text);
@@ -77,13 +80,17 @@ static void test_render(void) {
 
     // Exact lines for a few series.
     T_ASSERT(strncmp(text, "# HELP fedrouter_tcp_connects_total TCP connections accepted (in) or "
-                           "made (out) for s2s\n# TYPE fedrouter_tcp_connects_total counter\n"
-                           "fedrouter_tcp_connects_total{direction=\"in\"} 0\n"
-                           "fedrouter_tcp_connects_total{direction=\"out\"} 0\n",
+                           "made (out) for s2s, by IP family\n# TYPE fedrouter_tcp_connects_total counter\n"
+                           "fedrouter_tcp_connects_total{direction=\"in\",family=\"ipv4\"} 0\n"
+                           "fedrouter_tcp_connects_total{direction=\"in\",family=\"ipv6\"} 0\n"
+                           "fedrouter_tcp_connects_total{direction=\"out\",family=\"ipv4\"} 0\n"
+                           "fedrouter_tcp_connects_total{direction=\"out\",family=\"ipv6\"} 0\n",
                      strlen("# HELP fedrouter_tcp_connects_total TCP connections accepted (in) or "
-                            "made (out) for s2s\n# TYPE fedrouter_tcp_connects_total counter\n"
-                            "fedrouter_tcp_connects_total{direction=\"in\"} 0\n"
-                            "fedrouter_tcp_connects_total{direction=\"out\"} 0\n")) == 0);
+                            "made (out) for s2s, by IP family\n# TYPE fedrouter_tcp_connects_total counter\n"
+                            "fedrouter_tcp_connects_total{direction=\"in\",family=\"ipv4\"} 0\n"
+                            "fedrouter_tcp_connects_total{direction=\"in\",family=\"ipv6\"} 0\n"
+                            "fedrouter_tcp_connects_total{direction=\"out\",family=\"ipv4\"} 0\n"
+                            "fedrouter_tcp_connects_total{direction=\"out\",family=\"ipv6\"} 0\n")) == 0);
     T_ASSERT(strstr(text, "\nfedrouter_bounces_total{condition=\"remote-server-timeout\"} 7\n"));
     T_ASSERT(strstr(text, "\nfedrouter_s2s_auth_total{direction=\"out\",mechanism=\"dialback\"} 9\n"));
     T_ASSERT(strstr(text, "\nfedrouter_streams{direction=\"component\"} -2\n"));
@@ -210,6 +217,105 @@ static void test_hist(void) {
     free(text);
 }
 
+// test_helpers: the mapping helpers pick the right fixed-set series, and the per-worker and
+// process series render.
+static void test_helpers(void) {
+    static rt_stats_t w0;
+    static rt_stats_t w1;
+    rt_stats_t *const blocks[] = {&w0, &w1};
+    struct sockaddr_in s4 = {.sin_family = AF_INET};
+    struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+    s6.sin6_addr.s6_addr[15] = 1; // ::1
+    struct sockaddr_in6 mapped = {.sin6_family = AF_INET6};
+    T_ASSERT(inet_pton(AF_INET6, "::ffff:127.0.0.1", &mapped.sin6_addr) == 1);
+    rt_stats_tcp_connect(&w0, true, (struct sockaddr *)&s4);
+    rt_stats_tcp_connect(&w0, true, (struct sockaddr *)&s6);
+    rt_stats_tcp_connect(&w0, true, (struct sockaddr *)&s6);
+    rt_stats_tcp_connect(&w0, false, (struct sockaddr *)&mapped);
+    rt_stats_tcp_connect(&w0, false, NULL);
+    rt_stats_stream_error(&w0, true, "not-well-formed");
+    rt_stats_stream_error(&w0, false, "host-unknown");
+    rt_stats_stream_error(&w0, false, "unsupported-version"); // the last listed condition
+    rt_stats_stream_error(&w0, false, "made-up");
+    rt_stats_stream_error(&w0, false, NULL);
+    rt_stats_stream_error(&w0, true, "other");
+    rt_stats_tls_session(&w0, true, "TLSv1.3", "TLS_AES_128_GCM_SHA256");
+    rt_stats_tls_session(&w0, false, "TLSv1.3", "TLS_SM4_GCM_SM3");
+    rt_stats_tls_session(&w0, false, "TLSv1.2", "ECDHE-RSA-CHACHA20-POLY1305");
+    rt_stats_tls_session(&w0, false, "TLSv1.2", NULL);
+    rt_stats_tls_session(&w0, false, "TLSv1.1", "ECDHE-RSA-AES128-GCM-SHA256");
+    rt_stats_tls_session(&w0, false, NULL, NULL);
+    int64_t t[RT_STAT__COUNT] = {0};
+    rt_stats_sum(t, blocks, 1);
+    T_ASSERT_EQ(t[RT_STAT_TCP_CONNECTS_IN_V4], 1);
+    T_ASSERT_EQ(t[RT_STAT_TCP_CONNECTS_IN_V6], 2);
+    T_ASSERT_EQ(t[RT_STAT_TCP_CONNECTS_OUT_V4], 2);
+    T_ASSERT_EQ(t[RT_STAT_TCP_CONNECTS_OUT_V6], 0);
+    T_ASSERT_EQ(t[RT_STAT_STREAM_ERR_SENT_NOT_WELL_FORMED], 1);
+    T_ASSERT_EQ(t[RT_STAT_STREAM_ERR_RECEIVED_HOST_UNKNOWN], 1);
+    T_ASSERT_EQ(t[RT_STAT_STREAM_ERR_RECEIVED_UNSUPPORTED_VERSION], 1);
+    T_ASSERT_EQ(t[RT_STAT_STREAM_ERR_RECEIVED_OTHER], 2);
+    T_ASSERT_EQ(t[RT_STAT_STREAM_ERR_SENT_OTHER], 1);
+    T_ASSERT_EQ(t[RT_STAT_TLS_IN_V13_AES128], 1);
+    T_ASSERT_EQ(t[RT_STAT_TLS_OUT_V13_AES128], 0);
+    T_ASSERT_EQ(t[RT_STAT_TLS_OUT_V13_OTHER], 1);
+    T_ASSERT_EQ(t[RT_STAT_TLS_OUT_V12_RSA_CHACHA], 1);
+    T_ASSERT_EQ(t[RT_STAT_TLS_OUT_V12_OTHER], 1);
+    T_ASSERT_EQ(t[RT_STAT_TLS_OUT_OTHER], 2);
+    char *text = render(t);
+    T_ASSERT(strstr(text, "\nfedrouter_stream_errors_total{direction=\"sent\",condition=\"not-well-"
+                          "formed\"} 1\n"));
+    T_ASSERT(strstr(text, "\nfedrouter_tls_sessions_total{direction=\"in\",protocol=\"TLSv1.3\","
+                          "cipher=\"TLS_AES_128_GCM_SHA256\"} 1\n"));
+    T_ASSERT(strstr(text, "\nfedrouter_tls_sessions_total{direction=\"out\",protocol=\"other\","
+                          "cipher=\"other\"} 2\n"));
+    free(text);
+
+    rt_stats_set_busy(&w0, INT64_C(1500000000));
+    rt_stats_set_busy(&w1, 42);
+    core_bld_t b;
+    core_bld_init(&b, 1 << 16);
+    rt_stats_render_workers(&b, blocks, 2);
+    static const char *const names[] = {"a.pem", "dir\"x\\y", "a.pem"};
+    int64_t now = (int64_t)time(NULL);
+    const int64_t exp[] = {now + 1000, now - 5, now + 86400};
+    rt_stats_publish_certs(names, exp, 3);
+    rt_stats_render_process(&b, 1234);
+    T_ASSERT_EQ(core_bld_finish(&b), RC_OK);
+    text = strndup((const char *)b.data, b.len);
+    T_ASSERT(text != NULL);
+    core_bld_cleanup(&b);
+    T_ASSERT(strstr(text, "# TYPE fedrouter_workers gauge\nfedrouter_workers 2\n"));
+    T_ASSERT(strstr(text, "# TYPE fedrouter_worker_busy_seconds_total counter\n"
+                          "fedrouter_worker_busy_seconds_total{worker=\"0\"} 1.500000000\n"
+                          "fedrouter_worker_busy_seconds_total{worker=\"1\"} 0.000000042\n"));
+    T_ASSERT(strstr(text, "\nfedrouter_start_time_seconds 1234\n"));
+    // Escaped label values; a duplicate base name gets its index; a few seconds of slack.
+    long v0 = 0;
+    long v1 = 0;
+    long v2 = 0;
+    const char *p0 = strstr(text, "fedrouter_local_certificate_expiry_seconds{certificate=\"a.pem#0\"} ");
+    const char *p1 = strstr(text, "{certificate=\"dir\\\"x\\\\y\"} ");
+    const char *p2 = strstr(text, "{certificate=\"a.pem#2\"} ");
+    T_ASSERT(p0 != NULL && p1 != NULL && p2 != NULL);
+    T_ASSERT(sscanf(strchr(p0, '}') + 2, "%ld", &v0) == 1);
+    T_ASSERT(sscanf(strchr(p1, '}') + 2, "%ld", &v1) == 1);
+    T_ASSERT(sscanf(strchr(p2, '}') + 2, "%ld", &v2) == 1);
+    T_ASSERT(v0 <= 1000 && v0 >= 995);
+    T_ASSERT(v1 <= -5 && v1 >= -10);
+    T_ASSERT(v2 <= 86400 && v2 >= 86395);
+    T_ASSERT_EQ(count_occurrences(text, "# TYPE fedrouter_local_certificate_expiry_seconds gauge\n"),
+                1);
+    free(text);
+    // A new set replaces the old one; an empty set renders no expiry family.
+    rt_stats_publish_certs(NULL, NULL, 0);
+    core_bld_init(&b, 1 << 16);
+    rt_stats_render_process(&b, 1);
+    T_ASSERT_EQ(core_bld_finish(&b), RC_OK);
+    T_ASSERT(memmem(b.data, b.len, "certificate_expiry", 18) == NULL);
+    core_bld_cleanup(&b);
+}
+
 // http_get sends "|method| |path| HTTP/1.1" to 127.0.0.1:|port| and returns the whole response
 // (owned, NUL-terminated) after the server closes.
 static char *http_req(uint16_t port, const char *method, const char *path) {
@@ -268,6 +374,9 @@ static void test_endpoint(void) {
     T_ASSERT(strncmp(body, "# HELP fedrouter_tcp_connects_total ", 36) == 0);
     T_ASSERT(strstr(body, "\nfedrouter_stanzas_routed_total 42\n") != NULL);
     T_ASSERT(strstr(body, "\nfedrouter_build_info{version=\"0.1.0\"} 1\n") != NULL);
+    T_ASSERT(strstr(body, "\nfedrouter_workers 2\n") != NULL);
+    T_ASSERT(strstr(body, "\nfedrouter_worker_busy_seconds_total{worker=\"1\"} ") != NULL);
+    T_ASSERT(strstr(body, "\nfedrouter_start_time_seconds ") != NULL);
     free(resp);
 
     // A later scrape sees the workers' new values.
@@ -303,6 +412,7 @@ int main(void) {
     test_sum();
     test_render();
     test_hist();
+    test_helpers();
     test_endpoint();
     return 0;
 }
