@@ -24,9 +24,12 @@
 #define ADMIN_IO_TIMEOUT_S 2             // a client that does not send its line is dropped
 #define ADMIN_PART_MAX (64u * 1024 * 1024) // bytes of JSON one worker may append
 
+#define ADMIN_VERDICTS_MAX 10000u   // verdict entries one answer lists (total says how many matched)
+
 typedef enum admin_what {
     ADMIN_PEERS = 1,
     ADMIN_PAIRS,
+    ADMIN_PEER_OP, // flush-peer, drain-peer, undrain-peer: |op| on the peers at |sa|
 } admin_what_t;
 
 // A request posted to every worker. The workers only decrement |pending| (under |lock|); the
@@ -37,6 +40,8 @@ typedef struct rt_admin_req {
     pthread_cond_t cond;
     uint32_t pending;
     admin_what_t what;
+    rt_admin_peer_op_t op;      // ADMIN_PEER_OP
+    struct sockaddr_storage sa; // ADMIN_PEER_OP
     uint32_t num_parts;
     core_bld_t *parts; // [num_parts]: part i is written by worker i only
 } admin_req_t;
@@ -100,7 +105,11 @@ static void req_free(admin_req_t *r) {
 void rt_admin_worker_answer(rt_worker_t *w, rt_msg_t *m) {
     admin_req_t *r = m->admin;
     if (r != NULL && w->idx < r->num_parts) {
-        rt_pool_admin_dump(w, r->what == ADMIN_PAIRS, &r->parts[w->idx]);
+        if (r->what == ADMIN_PEER_OP) {
+            rt_pool_admin_peer(w, r->op, &r->sa, &r->parts[w->idx]);
+        } else {
+            rt_pool_admin_dump(w, r->what == ADMIN_PAIRS, &r->parts[w->idx]);
+        }
         pthread_mutex_lock(&r->lock);
         r->pending--;
         pthread_cond_signal(&r->cond);
@@ -126,11 +135,17 @@ static void sweep_abandoned(rt_admin_t *a) {
     }
 }
 
-// ask_workers posts a |what| request to every worker and appends their parts to |out| as one JSON
-// array body. Returns false (request abandoned) when a worker did not answer in time.
-static bool ask_workers(rt_admin_t *a, admin_what_t what, core_bld_t *out, bool *overflow) {
+// ask_workers_op posts a |what| request (with |op| on address |sa| for ADMIN_PEER_OP) to every
+// worker and appends their parts to |out| as one JSON array body. Returns false (request
+// abandoned) when a worker did not answer in time.
+static bool ask_workers_op(rt_admin_t *a, admin_what_t what, rt_admin_peer_op_t op,
+                           const struct sockaddr_storage *sa, core_bld_t *out, bool *overflow) {
     rt_router_t *rt = a->rt;
     admin_req_t *r = req_new(what, rt->num_workers);
+    r->op = op;
+    if (sa != NULL) {
+        r->sa = *sa;
+    }
     for (uint32_t i = 0; i < rt->num_workers; i++) {
         rt_msg_t *m = core_xcalloc(1, sizeof(*m));
         m->kind = RT_MSG_ADMIN;
@@ -170,6 +185,11 @@ static bool ask_workers(rt_admin_t *a, admin_what_t what, core_bld_t *out, bool 
     }
     req_free(r);
     return true;
+}
+
+// ask_workers: ask_workers_op for a dump.
+static bool ask_workers(rt_admin_t *a, admin_what_t what, core_bld_t *out, bool *overflow) {
+    return ask_workers_op(a, what, 0, NULL, out, overflow);
 }
 
 static void answer_error(core_bld_t *b, const char *msg) {
@@ -258,6 +278,207 @@ static void answer_stats(rt_admin_t *a, core_bld_t *b) {
     free(blocks);
 }
 
+// parse_ip reads a bare address ("a.b.c.d", "v6" or "[v6]") as port 0 (bounded).
+static bool parse_ip(const char *s, size_t len, struct sockaddr_storage *out) {
+    char host[INET6_ADDRSTRLEN + 1];
+    if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+        s++;
+        len -= 2;
+    }
+    if (len == 0 || len >= sizeof(host)) {
+        return false;
+    }
+    memcpy(host, s, len);
+    host[len] = '\0';
+    memset(out, 0, sizeof(*out));
+    struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        return true;
+    }
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+    memset(out, 0, sizeof(*out));
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        return true;
+    }
+    return false;
+}
+
+// addr_text writes |sa| as "ip:port" ("[v6]:port"); port 0 (an inbound peer) as "ip".
+static void addr_text(const struct sockaddr_storage *sa, char *out, size_t cap) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    bool v6 = sa->ss_family == AF_INET6;
+    if (v6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
+        port = ntohs(a6->sin6_port);
+    } else {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip));
+        port = ntohs(a4->sin_port);
+    }
+    if (port == 0) {
+        snprintf(out, cap, "%s", ip);
+    } else {
+        snprintf(out, cap, v6 ? "[%s]:%u" : "%s:%u", ip, port);
+    }
+}
+
+// next_token splits the next space-separated token off [*p, end).
+static bool next_token(const char **p, const char *end, const char **tok, size_t *tok_len) {
+    while (*p < end && **p == ' ') {
+        (*p)++;
+    }
+    if (*p >= end) {
+        return false;
+    }
+    *tok = *p;
+    while (*p < end && **p != ' ') {
+        (*p)++;
+    }
+    *tok_len = (size_t)(*p - *tok);
+    return true;
+}
+
+static const char *proof_name(pool_prooftype_t pt) {
+    switch (pt) {
+    case POOL_PROOF_PKIX:
+        return "PKIX";
+    case POOL_PROOF_DANE:
+        return "DANE";
+    case POOL_PROOF_POSH:
+        return "POSH";
+    case POOL_PROOF_DIALBACK:
+        return "DIALBACK";
+    case POOL_PROOF_NONE:
+        break;
+    }
+    return "NONE";
+}
+
+// answer_verdicts lists the verdict table, filtered by "--domain D" and "--peer IP[:PORT]" in
+// |args|. The table has its own shard locks: the admin thread reads it directly.
+static void answer_verdicts(rt_admin_t *a, const char *args, size_t args_len, core_bld_t *b) {
+    static const char usage[] = "usage: verdicts [--domain DOMAIN] [--peer IP[:PORT]]";
+    const char *p = args, *end = args + args_len, *tok, *val;
+    size_t tok_len, val_len;
+    char domain[254] = "";
+    struct sockaddr_storage sa;
+    pool_verdict_filter_t filter = {0};
+    while (next_token(&p, end, &tok, &tok_len)) {
+        bool is_domain = tok_len == 8 && memcmp(tok, "--domain", 8) == 0;
+        bool is_peer = tok_len == 6 && memcmp(tok, "--peer", 6) == 0;
+        if ((!is_domain && !is_peer) || !next_token(&p, end, &val, &val_len)) {
+            answer_error(b, usage);
+            return;
+        }
+        if (is_domain) {
+            if (val_len >= sizeof(domain)) {
+                answer_error(b, usage);
+                return;
+            }
+            memcpy(domain, val, val_len);
+            domain[val_len] = '\0';
+            for (size_t i = 0; i < val_len; i++) { // stored as lower-case A-labels
+                if (domain[i] >= 'A' && domain[i] <= 'Z') {
+                    domain[i] = (char)(domain[i] - 'A' + 'a');
+                }
+            }
+            filter.domain = domain;
+        } else {
+            if (!parse_addr(val, val_len, &sa) && !parse_ip(val, val_len, &sa)) {
+                answer_error(b, usage);
+                return;
+            }
+            filter.addr = &sa;
+        }
+    }
+    pool_verdict_entry_t *e = core_xcalloc(ADMIN_VERDICTS_MAX, sizeof(*e));
+    uint64_t now = rt_now_ms();
+    size_t total = pool_verdicts_dump(a->rt->verdicts, &filter, now, e, ADMIN_VERDICTS_MAX);
+    size_t n = total < ADMIN_VERDICTS_MAX ? total : ADMIN_VERDICTS_MAX;
+    core_bld_printf(b, "{\"ok\":true,\"total\":%zu,\"truncated\":%s,\"verdicts\":[", total,
+                    n < total ? "true" : "false");
+    for (size_t i = 0; i < n; i++) {
+        char at[INET6_ADDRSTRLEN + 16];
+        addr_text(&e[i].addr, at, sizeof(at));
+        core_bld_printf(b, "%s{\"peer\":", i == 0 ? "" : ",");
+        rt_admin_json_str(b, at);
+        bool has_fp = false;
+        for (size_t k = 0; k < POOL_FP_LEN; k++) {
+            has_fp |= e[i].fp[k] != 0;
+        }
+        if (has_fp) {
+            core_bld_add_str(b, ",\"fp\":\"");
+            for (size_t k = 0; k < POOL_FP_LEN; k++) {
+                core_bld_printf(b, "%02x", e[i].fp[k]);
+            }
+            core_bld_add_str(b, "\"");
+        } else {
+            core_bld_add_str(b, ",\"fp\":null");
+        }
+        core_bld_add_str(b, ",\"domain\":");
+        rt_admin_json_str(b, e[i].domain);
+        uint64_t left = e[i].v.expires_ms > now ? (e[i].v.expires_ms - now + 999) / 1000 : 0;
+        core_bld_printf(b, ",\"positive\":%s,\"prooftype\":\"%s\",\"expires_in_s\":%llu}",
+                        e[i].v.positive ? "true" : "false", proof_name(e[i].v.proof),
+                        (unsigned long long)left);
+    }
+    core_bld_add_str(b, "]}\n");
+    free(e);
+}
+
+// answer_peer_op runs flush-peer / drain-peer / undrain-peer for |arg| on every worker.
+static void answer_peer_op(rt_admin_t *a, rt_admin_peer_op_t op, const char *cmd, const char *arg,
+                           size_t arg_len, core_bld_t *b) {
+    struct sockaddr_storage sa;
+    if (arg_len == 0 || !parse_addr(arg, arg_len, &sa)) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "usage: %s IP:PORT (IPv6 as [addr]:port)", cmd);
+        answer_error(b, msg);
+        return;
+    }
+    size_t flushed = 0;
+    if (op == RT_ADMIN_PEER_FLUSH) {
+        // Before the streams end, so the new ones prove everything afresh: the outbound verdicts
+        // at IP:PORT and the inbound ones of that IP (keyed with port 0).
+        struct sockaddr_storage ip = sa;
+        if (ip.ss_family == AF_INET) {
+            ((struct sockaddr_in *)&ip)->sin_port = 0;
+        } else {
+            ((struct sockaddr_in6 *)&ip)->sin6_port = 0;
+        }
+        flushed = pool_verdicts_flush_addr(a->rt->verdicts, &sa) +
+                  pool_verdicts_flush_addr(a->rt->verdicts, &ip);
+    }
+    core_bld_t peers;
+    core_bld_init(&peers, ADMIN_PART_MAX);
+    bool overflow = false;
+    if (!ask_workers_op(a, ADMIN_PEER_OP, op, &sa, &peers, &overflow) || overflow ||
+        core_bld_finish(&peers) != RC_OK) {
+        core_bld_cleanup(&peers);
+        answer_error(b, overflow ? "answer too large" : "timed out waiting for the workers");
+        return;
+    }
+    CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "admin: %s %.*s (%zu verdicts flushed)%s", cmd,
+             (int)arg_len, arg, flushed, peers.len == 0 ? ": no such peer" : "");
+    if (peers.len == 0 && op != RT_ADMIN_PEER_FLUSH) {
+        core_bld_cleanup(&peers);
+        char msg[128];
+        snprintf(msg, sizeof(msg), "no peer at %.*s (fedctl peers lists them)",
+                 (int)(arg_len > 60 ? 60 : arg_len), arg);
+        answer_error(b, msg);
+        return;
+    }
+    core_bld_printf(b, "{\"ok\":true,\"command\":\"%s\",\"flushed\":%zu,\"affected\":[", cmd,
+                    flushed);
+    core_bld_add(b, peers.data, peers.len);
+    core_bld_add_str(b, "]}\n");
+    core_bld_cleanup(&peers);
+}
+
 // handle_line answers request |line| (|len| bytes, no newline) into |b|.
 static void handle_line(rt_admin_t *a, const char *line, size_t len, core_bld_t *b) {
     size_t cmd_len = 0;
@@ -291,6 +512,14 @@ static void handle_line(rt_admin_t *a, const char *line, size_t len, core_bld_t 
         CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "admin: flushed %zu verdicts for %.*s", n,
                  (int)arg_len, arg);
         core_bld_printf(b, "{\"ok\":true,\"flushed\":%zu}\n", n);
+    } else if (IS("verdicts")) {
+        answer_verdicts(a, arg, arg_len, b);
+    } else if (IS("flush-peer")) {
+        answer_peer_op(a, RT_ADMIN_PEER_FLUSH, "flush-peer", arg, arg_len, b);
+    } else if (IS("drain-peer")) {
+        answer_peer_op(a, RT_ADMIN_PEER_DRAIN, "drain-peer", arg, arg_len, b);
+    } else if (IS("undrain-peer")) {
+        answer_peer_op(a, RT_ADMIN_PEER_UNDRAIN, "undrain-peer", arg, arg_len, b);
     } else if (IS("stats")) {
         answer_stats(a, b);
     } else if (IS("reload")) {
@@ -301,9 +530,10 @@ static void handle_line(rt_admin_t *a, const char *line, size_t len, core_bld_t 
         }
         core_bld_printf(b, "{\"ok\":true,\"reloaded\":true}\n");
     } else {
-        char msg[112];
+        char msg[192];
         snprintf(msg, sizeof(msg),
-                 "unknown command '%.*s' (peers, pairs, verdicts-flush, stats, reload)",
+                 "unknown command '%.*s' (peers, pairs, verdicts, verdicts-flush, flush-peer, "
+                 "drain-peer, undrain-peer, stats, reload)",
                  (int)(cmd_len > 40 ? 40 : cmd_len), line);
         answer_error(b, msg);
     }

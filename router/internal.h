@@ -196,6 +196,8 @@ struct rt_peer {
     rt_opair_t *waiting;       // via list_next
     rt_out_verify_t *verifies; // db:verify requests not yet sent on a stream
     rt_refusal_t *refusals;
+    bool draining;           // fedctl drain-peer: no new pairs; streams end once quiet (peer.c)
+    uint64_t drain_until_ms; // ... or at this time, quiet or not
 };
 
 struct rt_conn {

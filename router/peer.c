@@ -263,6 +263,8 @@ static void pair_flush(rt_worker_t *w, rt_opair_t *p) {
 }
 
 static void peer_dispatch(rt_worker_t *w, rt_peer_t *peer);
+static void peer_drain_step(rt_worker_t *w, rt_peer_t *peer);
+static void pair_place(rt_worker_t *w, rt_opair_t *p, rt_dom_entry_t *e);
 
 // ---- peers ----------------------------------------------------------------------------------------
 
@@ -472,8 +474,8 @@ static void send_peer_verifies(rt_worker_t *w, rt_peer_t *peer) {
             return; // a stream is on its way; the verifies go when it is ready
         }
     }
-    if (backoff_next(w, peer) > w->now_ms) {
-        return; // the tick retries
+    if (backoff_next(w, peer) > w->now_ms || peer->draining) {
+        return; // the tick retries (a draining peer gets no new connection: they time out)
     }
     // No stream to the authoritative server's address: a verification connection carries them.
     if (peer->backoff.failures > 0) {
@@ -548,6 +550,44 @@ void rt_pool_stream_refused(rt_conn_t *c, const char *cond, bool established) {
     }
 }
 
+// stream_quiet: nothing of |s| is still to go out or be answered: no pair with queued stanzas or
+// a db:result in flight, no stanza unacknowledged under stream management, no db:verify.
+static bool stream_quiet(const rt_conn_t *s) {
+    for (const rt_opair_t *p = s->opairs; p != NULL; p = p->list_next) {
+        if (p->q_head != NULL || p->state == RT_OPAIR_PENDING) {
+            return false;
+        }
+    }
+    return (!s->sm_on || s->sm_count == 0) && s->verifies == NULL && s->wbuf.len == 0 &&
+           s->sending.len == 0;
+}
+
+// peer_drain_step moves a draining peer on: its waiting pairs fail over to the domain's next
+// address (if any; else they wait and the tick bounces them at their stanza deadline), and each
+// pooled stream ends with </stream:stream> once quiet, or at drain_until_ms regardless.
+static void peer_drain_step(rt_worker_t *w, rt_peer_t *peer) {
+    for (rt_opair_t *p = peer->waiting; p != NULL;) {
+        rt_opair_t *next = p->list_next;
+        rt_dom_entry_t *e = dom_find(w, p->remote);
+        if (e != NULL && !e->resolving && p->addr_idx + 1 < e->num_addrs) {
+            p->addr_idx++;
+            pair_place(w, p, e);
+        }
+        p = next;
+    }
+    bool late = w->now_ms >= peer->drain_until_ms;
+    for (rt_conn_t *s = peer->streams; s != NULL; s = s->peer_next) {
+        if (s->vconn || s->closing || s->close_after_flush || (!late && !stream_quiet(s))) {
+            continue; // a verification connection ends on its own once its work is done
+        }
+        LOGP(CORE_LOG_INFO, "w%u c%lu: %s is draining: ending stream %s->%s%s", w->idx,
+             (unsigned long)s->id, peer->text, s->local, s->remote,
+             late ? " (drain time is up)" : "");
+        s->backoff_done = true; // ended on purpose: not a failed attempt
+        rt_conn_end_stream(s);
+    }
+}
+
 // peer_dispatch places every waiting pair of |peer|: on a stream that already carries its target
 // (assertion), on the pooled stream when the peer takes new targets and is proven for this one
 // (supposition), or on a new stream of its own.
@@ -556,6 +596,10 @@ static void peer_dispatch(rt_worker_t *w, rt_peer_t *peer) {
         return;
     }
     send_peer_verifies(w, peer);
+    if (peer->draining) {
+        peer_drain_step(w, peer); // no new pairs here: they fail over or wait
+        return;
+    }
     rt_opair_t *p = peer->waiting;
     while (p != NULL) {
         rt_opair_t *next = p->list_next;
@@ -1185,7 +1229,9 @@ static void peer_tick(rt_worker_t *w, rt_peer_t *peer) {
             q = qn;
         }
     }
-    if (peer->waiting != NULL && next_attempt <= w->now_ms) {
+    if (peer->draining) {
+        peer_dispatch(w, peer); // the drain goes on: quiet streams end, late ones are ended
+    } else if (peer->waiting != NULL && next_attempt <= w->now_ms) {
         peer_dispatch(w, peer);
     } else if (peer->verifies != NULL) {
         send_peer_verifies(w, peer);
@@ -1199,7 +1245,7 @@ void rt_pool_tick(rt_worker_t *w) {
             rt_peer_t *peer = *pp;
             peer_tick(w, peer);
             (void)refusal_find(w, peer, "", ""); // drops the expired refusals
-            bool idle = peer->streams == NULL && peer->waiting == NULL &&
+            bool idle = !peer->draining && peer->streams == NULL && peer->waiting == NULL &&
                         peer->verifies == NULL && peer->refusals == NULL &&
                         (peer->backoff.failures == 0 ||
                          w->now_ms > peer->backoff.not_before_ms + 120000u);
@@ -1338,8 +1384,9 @@ static void admin_pair_counts(core_bld_t *b, const rt_opair_t *head) {
 static void admin_dump_peer(rt_worker_t *w, const rt_peer_t *peer, core_bld_t *b) {
     core_bld_printf(b, "{\"worker\":%u,\"addr\":", w->idx);
     rt_admin_json_str(b, peer->text);
-    core_bld_printf(b, ",\"failures\":%u,\"ever_connected\":%s,\"waiting\":", peer->backoff.failures,
-                    peer->ever_connected ? "true" : "false");
+    core_bld_printf(b, ",\"failures\":%u,\"ever_connected\":%s,\"draining\":%s,\"waiting\":",
+                    peer->backoff.failures, peer->ever_connected ? "true" : "false",
+                    peer->draining ? "true" : "false");
     admin_pair_counts(b, peer->waiting);
     core_bld_add_str(b, ",\"streams\":[");
     bool first = true;
@@ -1362,12 +1409,65 @@ static void admin_dump_peer(rt_worker_t *w, const rt_peer_t *peer, core_bld_t *b
     core_bld_add_str(b, "]}");
 }
 
+static const char *pool_proof_name(pool_prooftype_t pt) {
+    switch (pt) {
+    case POOL_PROOF_PKIX:
+        return "PKIX";
+    case POOL_PROOF_DANE:
+        return "DANE";
+    case POOL_PROOF_POSH:
+        return "POSH";
+    case POOL_PROOF_DIALBACK:
+        return "DIALBACK";
+    case POOL_PROOF_NONE:
+        break;
+    }
+    return "NONE";
+}
+
+// admin_verdict_proof: the prooftype of the positive verdict for |k|, or NULL when none.
+static const char *admin_verdict_proof(rt_worker_t *w, const pool_verdict_key_t *k) {
+    pool_verdict_t v;
+    if (pool_verdicts_lookup(w->rt->verdicts, k, w->now_ms, &v) != POOL_VERDICT_HIT) {
+        return NULL;
+    }
+    return pool_proof_name(v.proof);
+}
+
+// admin_opair_how: how outbound pair |p| was (or is being) verified, and on what proof.
+// EXTERNAL: SASL EXTERNAL on its stream; dialback: the stream's own db:result (the proof is
+// what our check of the peer's certificate found); piggybacked: a db:result on a pooled stream
+// (the proof is the verdict that let us send it there, when one is cached).
+static void admin_opair_how(rt_worker_t *w, const rt_opair_t *p, const char **how,
+                            const char **proof) {
+    *how = NULL;
+    *proof = NULL;
+    const rt_conn_t *s = p->stream;
+    if (s == NULL) {
+        return;
+    }
+    if (s->proof_kind == DNA_VERDICT_PROVEN) {
+        *proof = dna_prooftype_name(s->proof_type);
+    } else if (s->proof_kind == DNA_VERDICT_DIALBACK) {
+        *proof = "DIALBACK";
+    }
+    if (p->piggybacked) {
+        *how = "piggybacked";
+        if (strcmp(s->remote, p->remote) != 0 && s->peer != NULL) {
+            pool_verdict_key_t k = verdict_key(s->peer, s, p->remote);
+            *proof = admin_verdict_proof(w, &k);
+        }
+        return;
+    }
+    *how = s->sasl_done ? "EXTERNAL" : "dialback";
+}
+
 static void admin_dump_pair(rt_worker_t *w, const rt_opair_t *p, core_bld_t *b) {
     size_t queued = 0;
     for (const rt_msg_t *m = p->q_head; m != NULL; m = m->next) {
         queued++;
     }
-    core_bld_printf(b, "{\"worker\":%u,\"local\":", w->idx);
+    core_bld_printf(b, "{\"worker\":%u,\"dir\":\"out\",\"local\":", w->idx);
     rt_admin_json_str(b, p->local);
     core_bld_add_str(b, ",\"remote\":");
     rt_admin_json_str(b, p->remote);
@@ -1379,12 +1479,70 @@ static void admin_dump_pair(rt_worker_t *w, const rt_opair_t *p, core_bld_t *b) 
     } else {
         core_bld_add_str(b, ",\"stream\":null");
     }
+    const char *how, *proof;
+    admin_opair_how(w, p, &how, &proof);
+    core_bld_add_str(b, ",\"mechanism\":");
+    rt_admin_json_str(b, how);
+    core_bld_add_str(b, ",\"prooftype\":");
+    rt_admin_json_str(b, proof);
     core_bld_printf(b, ",\"piggybacked\":%s,\"queued\":%zu,\"queued_bytes\":%zu}",
                     p->piggybacked ? "true" : "false", queued, p->q_bytes);
 }
 
+// admin_dump_in_pairs appends the pairs of inbound stream |c|. How each was verified is read
+// back from what the stream keeps: SASL EXTERNAL covers the header pair (c->sasl_done); any other
+// valid pair passed dialback, "dialback-optimized" (XEP-0344) when the verdict table holds a
+// positive prooftype verdict for this peer, certificate and domain (the check that let it skip
+// db:verify), plain "dialback" otherwise; a pair that is not the stream's first one was
+// piggybacked (multiplexed) onto it.
+static void admin_dump_in_pairs(rt_worker_t *w, const rt_conn_t *c, core_bld_t *b, bool *first) {
+    pool_verdict_key_t k;
+    core_memset(&k, 0, sizeof(k));
+    k.addr = c->peer_sa;
+    if (k.addr.ss_family == AF_INET) {
+        ((struct sockaddr_in *)&k.addr)->sin_port = 0;
+    } else if (k.addr.ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)&k.addr)->sin6_port = 0;
+    }
+    if (c->tls_on && c->has_peer_fp) {
+        core_memcpy(k.fp, c->peer_fp, POOL_FP_LEN);
+    }
+    for (size_t i = 0; i < c->pairs.num; i++) {
+        const pool_pair_t *p = &c->pairs.pairs[i];
+        k.domain = p->remote;
+        const char *proof = admin_verdict_proof(w, &k);
+        bool external = c->sasl_done && strcmp(p->remote, c->hdr_from) == 0 &&
+                        strcmp(p->local, c->hdr_to) == 0;
+        const char *how = p->state != POOL_PAIR_VALID ? NULL
+                          : external                  ? "EXTERNAL"
+                          : proof != NULL && strcmp(proof, "DIALBACK") != 0 ? "dialback-optimized"
+                                                                            : "dialback";
+        core_bld_printf(b, "%s{\"worker\":%u,\"dir\":\"in\",\"local\":", *first ? "" : ",", w->idx);
+        *first = false;
+        rt_admin_json_str(b, p->local);
+        core_bld_add_str(b, ",\"remote\":");
+        rt_admin_json_str(b, p->remote);
+        core_bld_printf(b, ",\"state\":\"%s\",\"peer\":",
+                        p->state == POOL_PAIR_VALID ? "valid" : "pending");
+        rt_admin_json_str(b, c->peer_text);
+        core_bld_printf(b, ",\"stream\":%llu,\"mechanism\":", (unsigned long long)c->id);
+        rt_admin_json_str(b, how);
+        core_bld_add_str(b, ",\"prooftype\":");
+        rt_admin_json_str(b, proof);
+        core_bld_printf(b, ",\"piggybacked\":%s,\"queued\":0,\"queued_bytes\":0}",
+                        i > 0 && !external ? "true" : "false");
+    }
+}
+
 void rt_pool_admin_dump(rt_worker_t *w, bool pairs, core_bld_t *b) {
     bool first = true;
+    if (pairs) {
+        for (const rt_conn_t *c = w->conns; c != NULL; c = c->next) {
+            if (c->kind == RT_CONN_S2S_IN && !c->closing && !c->close_after_flush) {
+                admin_dump_in_pairs(w, c, b, &first);
+            }
+        }
+    }
     for (size_t i = 0; i < RT_OUT_BUCKETS; i++) {
         if (pairs) {
             for (const rt_opair_t *p = w->pair_table[i]; p != NULL; p = p->hash_next) {
@@ -1427,4 +1585,100 @@ void rt_pool_stream_unproven(rt_conn_t *c, const dna_verdict_t *v) {
              c->w->idx, peer->text, c->remote, v->reason, REFUSAL_MS / 1000);
     refusal_add(c->w, peer, NULL, c->remote, temp ? "remote-server-timeout" : "remote-server-not-found",
                 temp ? "wait" : "cancel");
+}
+
+// admin_addr_match: |peer| is at |sa| (family, address and port; either transport).
+static bool admin_addr_match(const rt_peer_t *peer, const struct sockaddr_storage *sa) {
+    const struct sockaddr_storage *a = &peer->addr.sa;
+    if (a->ss_family != sa->ss_family) {
+        return false;
+    }
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)sa;
+        return x->sin_port == y->sin_port && core_memcmp(&x->sin_addr, &y->sin_addr, 4) == 0;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)sa;
+        return x->sin6_port == y->sin6_port && core_memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+    }
+    return false;
+}
+
+// admin_flush_streams ends every stream of |peer| with </stream:stream> and takes them out of the
+// pool at once: their pairs detach (the ones with queued stanzas wait for a new stream, which
+// starts afresh with no cached verdict). Returns how many.
+static size_t admin_flush_streams(rt_worker_t *w, rt_peer_t *peer) {
+    // A snapshot first: ending a stream dispatches the peer's pairs, which may open new streams
+    // on the same list; those are the fresh ones and stay.
+    size_t n = 0;
+    for (const rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
+        n += !c->closing && !c->close_after_flush;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    rt_conn_t **ended = core_xcalloc(n, sizeof(*ended));
+    size_t k = 0;
+    for (rt_conn_t *c = peer->streams; c != NULL && k < n; c = c->peer_next) {
+        if (!c->closing && !c->close_after_flush) {
+            ended[k++] = c;
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        rt_conn_t *s = ended[i];
+        LOGP(CORE_LOG_INFO, "w%u c%lu: %s flushed by the operator: ending stream %s->%s", w->idx,
+             (unsigned long)s->id, peer->text, s->local, s->remote);
+        s->backoff_done = true; // ended on purpose: not a failed attempt
+        s->prove[0] = '\0';    // a verification in flight records nothing now
+        rt_pool_stream_closed(s); // detaches; pairs with stanzas go back to |peer| (new stream)
+        rt_conn_end_stream(s);
+    }
+    free(ended);
+    return k;
+}
+
+void rt_pool_admin_peer(rt_worker_t *w, rt_admin_peer_op_t op, const struct sockaddr_storage *sa,
+                        core_bld_t *b) {
+    bool first = true;
+    for (size_t i = 0; i < RT_OUT_BUCKETS; i++) {
+        for (rt_peer_t *peer = w->peer_table[i]; peer != NULL; peer = peer->hash_next) {
+            if (!admin_addr_match(peer, sa)) {
+                continue;
+            }
+            size_t streams = 0;
+            for (const rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
+                streams += !c->closing && !c->close_after_flush;
+            }
+            switch (op) {
+            case RT_ADMIN_PEER_FLUSH:
+                peer->backoff.failures = 0; // start afresh: no back-off wait for the new stream
+                (void)admin_flush_streams(w, peer);
+                break;
+            case RT_ADMIN_PEER_DRAIN:
+                if (!peer->draining) {
+                    peer->draining = true;
+                    peer->drain_until_ms = w->now_ms + (uint64_t)w->conf->shutdown_timeout_s * 1000u;
+                    LOGP(CORE_LOG_INFO, "w%u: %s draining (operator): no new pairs, %zu streams end "
+                         "once their queues are out (at most %us)", w->idx, peer->text, streams,
+                         w->conf->shutdown_timeout_s);
+                }
+                break;
+            case RT_ADMIN_PEER_UNDRAIN:
+                if (peer->draining) {
+                    peer->draining = false;
+                    LOGP(CORE_LOG_INFO, "w%u: %s no longer draining (operator)", w->idx, peer->text);
+                }
+                break;
+            }
+            core_bld_printf(b, "%s{\"worker\":%u,\"addr\":", first ? "" : ",", w->idx);
+            first = false;
+            rt_admin_json_str(b, peer->text);
+            core_bld_printf(b, ",\"streams\":%zu,\"draining\":%s}", streams,
+                            peer->draining ? "true" : "false");
+            if (!w->stopping) {
+                peer_dispatch(w, peer); // draining: first step now; else the waiting pairs go
+            }
+        }
+    }
 }

@@ -1,6 +1,8 @@
 // fedctl: talks to a running fedrouter over its admin socket (config admin.socket).
 //
-//   fedctl [-s SOCKET] [--json] peers | pairs | stats | verdicts-flush IP:PORT | reload
+//   fedctl [-s SOCKET] [--json] peers | pairs | stats | reload
+//          | verdicts [--domain D] [--peer IP[:PORT]] | verdicts-flush IP:PORT
+//          | flush-peer IP:PORT | drain-peer IP:PORT | undrain-peer IP:PORT
 //
 // Sends one request line, reads one JSON object; prints it as is (--json) or as a table.
 // Exit status: 0 ok, 1 the router answered an error or could not be reached, 2 usage.
@@ -232,8 +234,9 @@ static void print_peers(const jval_t *peers) {
         const jval_t *streams = jget(p, "streams");
         char w[64];
         counts_text(jget(p, "waiting"), w, sizeof(w));
-        printf("%-3s %-28s %-8s %-18s %zu\n", jtext(p, "worker"), jtext(p, "addr"),
-               jtext(p, "failures"), w, streams != NULL ? streams->num : 0);
+        printf("%-3s %-28s %-8s %-18s %zu%s\n", jtext(p, "worker"), jtext(p, "addr"),
+               jtext(p, "failures"), w, streams != NULL ? streams->num : 0,
+               jtrue(p, "draining") ? "  DRAINING" : "");
         for (size_t k = 0; streams != NULL && k < streams->num; k++) {
             const jval_t *s = streams->items[k];
             char pc[64];
@@ -247,13 +250,60 @@ static void print_peers(const jval_t *peers) {
 }
 
 static void print_pairs(const jval_t *pairs) {
-    printf("%-3s %-30s %-30s %-10s %-28s %-7s %s\n", "W", "LOCAL", "REMOTE", "STATE", "PEER",
-           "STREAM", "QUEUED");
+    printf("%-3s %-3s %-24s %-24s %-8s %-22s %-6s %-6s %s\n", "W", "DIR", "LOCAL", "REMOTE",
+           "STATE", "PEER", "STREAM", "QUEUED", "VERIFIED BY");
     for (size_t i = 0; pairs != NULL && i < pairs->num; i++) {
         const jval_t *p = pairs->items[i];
-        printf("%-3s %-30s %-30s %-10s %-28s %-7s %s%s\n", jtext(p, "worker"), jtext(p, "local"),
-               jtext(p, "remote"), jtext(p, "state"), jtext(p, "peer"), jtext(p, "stream"),
-               jtext(p, "queued"), jtrue(p, "piggybacked") ? " (piggybacked)" : "");
+        const char *how = jtext(p, "mechanism");
+        const char *proof = jtext(p, "prooftype");
+        bool has_proof = strcmp(proof, "-") != 0;
+        // Inbound pairs read remote -> local; outbound ones local -> remote.
+        printf("%-3s %-3s %-24s %-24s %-8s %-22s %-6s %-6s %s%s%s%s%s\n", jtext(p, "worker"),
+               jtext(p, "dir"), jtext(p, "local"), jtext(p, "remote"), jtext(p, "state"),
+               jtext(p, "peer"), jtext(p, "stream"), jtext(p, "queued"), how,
+               has_proof ? " (" : "", has_proof ? proof : "", has_proof ? ")" : "",
+               jtrue(p, "piggybacked") && strcmp(how, "piggybacked") != 0 ? " piggybacked" : "");
+    }
+}
+
+static void print_verdicts(const jval_t *root) {
+    const jval_t *vs = jget(root, "verdicts");
+    printf("%-24s %-17s %-28s %-8s %-8s %s\n", "PEER", "CERT(SHA-256)", "DOMAIN", "VERDICT",
+           "PROOF", "LEFT(s)");
+    for (size_t i = 0; vs != NULL && i < vs->num; i++) {
+        const jval_t *v = vs->items[i];
+        char fp[20];
+        snprintf(fp, sizeof(fp), "%.16s", jtext(v, "fp")); // short: the first 8 bytes
+        printf("%-24s %-17s %-28s %-8s %-8s %s\n", jtext(v, "peer"), fp, jtext(v, "domain"),
+               jtrue(v, "positive") ? "positive" : "negative", jtext(v, "prooftype"),
+               jtext(v, "expires_in_s"));
+    }
+    if (jtrue(root, "truncated")) {
+        printf("(%s matched; only the first %zu are listed)\n", jtext(root, "total"),
+               vs != NULL ? vs->num : 0);
+    }
+}
+
+static void print_peer_op(const jval_t *root) {
+    const char *cmd = jtext(root, "command");
+    const jval_t *aff = jget(root, "affected");
+    if (strcmp(cmd, "flush-peer") == 0) {
+        printf("flushed %s verdicts\n", jtext(root, "flushed"));
+    }
+    if (aff == NULL || aff->num == 0) {
+        printf("no stream to end: no such peer on any worker\n");
+    }
+    for (size_t i = 0; aff != NULL && i < aff->num; i++) {
+        const jval_t *p = aff->items[i];
+        const char *st = jtext(p, "streams");
+        printf("w%s %s: ", jtext(p, "worker"), jtext(p, "addr"));
+        if (strcmp(cmd, "flush-peer") == 0) {
+            printf("ending %s streams (queued stanzas take a new one)\n", st);
+        } else if (strcmp(cmd, "drain-peer") == 0) {
+            printf("draining: no new pairs; %s streams end once their queues are out\n", st);
+        } else {
+            printf("no longer draining (%s streams)\n", st);
+        }
     }
 }
 
@@ -273,9 +323,21 @@ static void usage(FILE *f) {
                "  -j, --json          print the router's JSON answer as is\n"
                "commands:\n"
                "  peers                    peer addresses, their streams and pairs per state\n"
-               "  pairs                    outbound domain pairs (state, peer, queued stanzas)\n"
+               "  pairs                    domain pairs in and out (state, peer, queued stanzas)\n"
+               "                           and how each was verified (EXTERNAL, dialback,\n"
+               "                           dialback-optimized, piggybacked; prooftype)\n"
                "  stats                    the /metrics counters and gauges (totals)\n"
+               "  verdicts [--domain D] [--peer IP[:PORT]]\n"
+               "                           the verdict table (peer, certificate, domain,\n"
+               "                           positive/negative, prooftype, seconds left); a peer\n"
+               "                           without port matches inbound (port 0) ones too\n"
                "  verdicts-flush IP:PORT   forget every verdict for that peer address\n"
+               "  flush-peer IP:PORT       forget the peer's verdicts and end its streams; queued\n"
+               "                           stanzas go out on a new stream, verified afresh\n"
+               "  drain-peer IP:PORT       no new pairs on the peer (they use the domain's next\n"
+               "                           address, else wait and bounce at s2s.stanza_timeout);\n"
+               "                           its streams end once their queues are out\n"
+               "  undrain-peer IP:PORT     end a drain\n"
                "  reload                   re-read the configuration and certificates (like\n"
                "                           SIGHUP); a refused one prints why and exits 1\n");
 }
@@ -384,6 +446,10 @@ int main(int argc, char **argv) {
         print_stats(jget(root, "stats"));
     } else if (jget(root, "reloaded") != NULL) {
         printf("configuration reloaded\n");
+    } else if (jget(root, "affected") != NULL) {
+        print_peer_op(root);
+    } else if (jget(root, "verdicts") != NULL) {
+        print_verdicts(root);
     } else if (jget(root, "flushed") != NULL) {
         printf("flushed %s verdicts\n", jtext(root, "flushed"));
     } else {

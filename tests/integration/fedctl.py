@@ -118,7 +118,7 @@ def scenario(env):
 
     # pairs: the outbound pair, valid, on that peer and stream.
     rc, doc = fedctl_json(tool, a.admin, "pairs")
-    pairs = doc.get("pairs", [])
+    pairs = [x for x in doc.get("pairs", []) if x.get("dir") == "out"]
     check(rc == 0 and doc.get("ok") is True and len(pairs) == 1,
           "fedctl --json pairs lists exactly one outbound pair", doc)
     q = pairs[0]
