@@ -131,6 +131,9 @@ def scenario(env):
     check(g("fedrouter_dialback_optimized_total") == want_pb,
           "A: dialback_optimized_total == %d (every piggybacked sender proven by certificate)"
           % want_pb, g("fedrouter_dialback_optimized_total"))
+    check(g("fedrouter_s2s_auth_total", direction="in", mechanism="dialback_optimized") == want_pb,
+          "A: s2s_auth_total{in,dialback_optimized} == %d" % want_pb,
+          g("fedrouter_s2s_auth_total", direction="in", mechanism="dialback_optimized"))
     check(g("fedrouter_bounces_total") == 0, "A: bounces_total == 0")
     for n, m in (("B", mb), ("C", mc)):
         g = m.get

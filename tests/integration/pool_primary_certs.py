@@ -115,7 +115,11 @@ def scenario(env):
         pin = m.get("fedrouter_pairs_piggybacked_total", direction="in")
         check(opt <= prim * peers, "%s: dialback_optimized_total %g <= %d (only senders named in "
               "a certificate)" % (n, opt, prim * peers))
-        check(m.get("fedrouter_s2s_auth_total", direction="in", mechanism="dialback") - opt >=
+        check(m.get("fedrouter_s2s_auth_total", direction="in", mechanism="dialback_optimized") ==
+              opt, "%s: s2s_auth_total{in,dialback_optimized} == dialback_optimized_total" % n,
+              (m.get("fedrouter_s2s_auth_total", direction="in", mechanism="dialback_optimized"),
+               opt))
+        check(m.get("fedrouter_s2s_auth_total", direction="in", mechanism="dialback") >=
               pin - prim * peers, "%s: the other piggybacked senders were verified by db:verify" %
               n, (m.get("fedrouter_s2s_auth_total", direction="in", mechanism="dialback"), opt,
                   pin))
