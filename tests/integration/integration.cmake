@@ -48,6 +48,8 @@ if(TARGET fedrouter)
   _integ_add(metrics_promtool 60)
   # fedctl against the admin socket (needs the fedctl target: ../tools/fedctl next to fedrouter).
   _integ_add(fedctl 60)
+  # fedctl verdicts, pairs (how verified), flush-peer, drain-peer under traffic, permissions.
+  _integ_add(fedctl_peers 120)
   # Configuration reload under traffic and with bad input; graceful shutdown drain.
   _integ_add(reload_traffic 120)
   _integ_add(reload_bad 90)
