@@ -328,8 +328,8 @@ curl -fsS --max-time 5 "http://$IP_A:$METRICS_A/metrics" >"$WORK/metrics-a.txt" 
 curl -fsS --max-time 5 "http://$IP_B:$METRICS_B/metrics" >"$WORK/metrics-b.txt" ||
     fail "cannot scrape router B's /metrics"
 
-# metric FILE NAME [LABELS]: the value of one series (exact label set; 0 when absent); with
-# LABELS "*", the sum of every series of NAME.
+# metric FILE NAME [LABELS]: the sum of the series of NAME whose label set is LABELS or contains
+# it as a run of labels (0 when absent); with LABELS "*", the sum of every series of NAME.
 metric() {
     awk -v n="$2" -v l="${3:-}" '
         /^#/ { next }
@@ -339,7 +339,9 @@ metric() {
             i = index(key, "{")
             if (i > 0) { name = substr(key, 1, i - 1); labels = substr(key, i + 1, length(key) - i - 1) }
             if (name != n) next
-            if (l == "*" || labels == l) sum += val
+            # |l| matches the whole label set or a run of labels in it (direction="out" counts
+            # every family of fedrouter_tcp_connects_total).
+            if (l == "*" || labels == l || index("," labels ",", "," l ",") > 0) sum += val
         }
         END { printf "%d\n", sum }' "$1"
 }
