@@ -24,13 +24,16 @@ Then the operational series (README "Metrics") are checked for presence and move
   - local_certificate_expiry_seconds{certificate="<file>"} within a minute of the test
     certificate's notAfter (openssl x509 -enddate);
   - queued_stanzas, queued_bytes and output_buffered_bytes are 0 when idle; a stanza for a domain
-    routed to a silent peer (accepts, never answers) makes queued_stanzas 1 and queued_bytes > 0.
+    routed to a silent peer (accepts, never answers) makes queued_stanzas 1 and queued_bytes > 0;
+  - after A's certificate is re-signed for one day and A reloads (SIGHUP), the expiry series
+    follows the new certificate.
 First, promtool must reject a known-bad exposition (a counter without _total), so that a
 promtool that checks nothing cannot make this test pass. Skips (77) when promtool is missing."""
 
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -249,6 +252,28 @@ def scenario(env):
     check(q["fedrouter_queued_stanzas"] == 1 and 100 < q["fedrouter_queued_bytes"] < 4096,
           "A: queued_stanzas == 1 and queued_bytes > 0 while silent.test does not answer", q)
     silent.close()
+
+    # A reload publishes the reloaded certificate's expiry: A's certificate re-signed for one day.
+    ca = env.ca()
+    subprocess.run(["openssl", "x509", "-req", "-in", env.path("a.test.csr"), "-CA", ca.cert,
+                    "-CAkey", ca.key, "-set_serial", "77", "-days", "1", "-sha256", "-extfile",
+                    env.path("a.test.ext"), "-out", a.cert.cert], check=True, timeout=30,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    a.router.send_signal(signal.SIGHUP)
+    base = os.path.basename(a.cert.cert)
+    want = cert_not_after(a.cert.cert) - time.time()
+    deadline = time.time() + 10
+    while True:
+        m = a.router.scrape()
+        exp = [v for n, ls, v in m.series if n == "fedrouter_local_certificate_expiry_seconds" and
+               ls.get("certificate") == base]
+        if (exp and abs(exp[0] - want) < 60) or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    check(m.get("fedrouter_config_reloads_total", result="ok") == 1 and len(exp) == 1 and
+          abs(exp[0] - want) < 60 and exp[0] < 86400 + 60,
+          "A: after a reload, local_certificate_expiry_seconds follows the new certificate (%d)" %
+          want, (exp, m.get("fedrouter_config_reloads_total", result="ok")))
 
 
 if __name__ == "__main__":
