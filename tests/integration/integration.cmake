@@ -57,6 +57,7 @@ if(TARGET fedrouter)
   # RFC 7712 prooftypes end to end: DANE (DNSSEC lab: knotd + validating unbound) and POSH (nginx),
   # SRV only, one router pair per case (dnalab.py); skip (77) without knotd/unbound/nginx.
   _integ_add(dna_dane 60)
+  _integ_add(dna_dane_pool 60)
   # Router bugs (the scripts say what they expect): a bogus SRV answer is decided as a temporary
   # failure, not refused(dane); a refusal without a prooftype (no material, dialback not allowed)
   # is stored in the verdict table as "dialback decides", so the peer's db:result passes.
