@@ -15,7 +15,11 @@ EXTERNAL both ways). After traffic both ways, on A:
     `peers` shows B draining, the stream ends with </stream:stream> (A's drain log line, no TLS or
     stream error at B, no stream left); a stanza sent while draining bounces
     (remote-server-timeout) once s2s.stanza_timeout is up; after `undrain-peer` traffic flows;
-  - the admin socket is mode 0600 and a process of another user cannot connect to it."""
+  - the admin socket is mode 0600 and a process of another user cannot connect to it.
+Then routers C (c.test and c2.test, a certificate that names c2.test only) and D (d.test): after
+c.test -> d.test and c2.test -> d.test, C's `pairs` shows the first outbound pair verified by
+dialback (D proven by PKIX) and the second piggybacked on the same stream; D's shows c.test by
+dialback (no prooftype) and c2.test dialback-optimized (PKIX), piggybacked on the same stream."""
 
 import json
 import os
@@ -209,7 +213,68 @@ def scenario(env):
         log("  ..   not root: sudo as nobody exited %d" % r.returncode)
         check(r.returncode != 0, "fedctl as another user cannot get an answer")
     check(a.router.alive() and b.router.alive(), "both routers still run")
+    dialback_pairs(env, tool)
     log("  ok   fedctl: verdicts, pairs (mechanism), flush-peer, drain-peer, permissions")
+
+
+def dialback_pairs(env, tool):
+    ca = env.ca()
+    c = h.Site("router-c", "127.0.0.1", "c.test", "secret-c-" + os.urandom(6).hex())
+    d = h.Site("router-d", "127.0.0.2", "d.test", "secret-d-" + os.urandom(6).hex())
+    # The certificate names c2.test only: c.test needs dialback, c2.test is proven by PKIX.
+    c.cert = ca.issue("c.test", ["c2.test"])
+    c.cert.conf_domains = ["c.test", "c2.test"]
+    d.cert = ca.issue("d.test", ["d.test"])
+    for s in (c, d):
+        s.s2s_port = env.free_port()
+        s.comp_port = env.free_port()
+        s.metrics_port = env.free_port()
+    c2_secret = "secret-c2-" + os.urandom(6).hex()
+    for s, o, doms, routes in ((c, d, [(c.domain, c.secret), ("c2.test", c2_secret)],
+                                [(d.domain, d.ip, d.s2s_port)]),
+                               (d, c, [(d.domain, d.secret)],
+                                [(c.domain, c.ip, c.s2s_port), ("c2.test", c.ip, c.s2s_port)])):
+        conf = h.router_conf(env, s.ip, s.s2s_port, s.comp_port, s.metrics_port, doms, [s.cert],
+                             ca.cert, routes=routes, workers=2)
+        s.admin = env.path(s.name + "-admin.sock")
+        conf["admin"] = {"socket": s.admin}
+        s.router = env.router(s.name, conf)
+    c.comp = c.component()
+    d.comp = d.component()
+    c2 = h.Component(c.router.comp_addr, "c2.test", c2_secret, name="comp-c2.test").connect()
+    h.exchange(c, d, 2, prefix="db1")
+    c2.message("carol@c2.test/r", "dave@d.test", "hi", id="db2-0", type="chat")
+    check(d.comp.wait_for(lambda e: e.get("id") == "db2-0", 10) is not None,
+          "c2.test -> d.test delivered")
+    rc, doc = fedctl_json(tool, c.admin, "pairs")
+    outs = sorted((p for p in doc.get("pairs", []) if p.get("dir") == "out"),
+                  key=lambda p: p.get("local"))
+    check(rc == 0 and [(p.get("local"), p.get("state"), p.get("mechanism"), p.get("prooftype"))
+                       for p in outs] == [("c.test", "valid", "dialback", "PKIX"),
+                                          ("c2.test", "valid", "piggybacked", "PKIX")]
+          and outs[0].get("stream") == outs[1].get("stream"),
+          "C's pairs: c.test -> d.test by dialback (D proven by PKIX), c2.test -> d.test "
+          "piggybacked on the same stream", outs)
+    state = {}
+
+    def d_pairs():
+        rc, doc = fedctl_json(tool, d.admin, "pairs")
+        state["ins"] = sorted((p for p in doc.get("pairs", []) if p.get("dir") == "in"),
+                              key=lambda p: p.get("remote"))
+        return len(state["ins"]) == 2
+    h.wait_until(d_pairs, 10)
+    ins = state["ins"]
+    check([(p.get("remote"), p.get("mechanism"), p.get("prooftype"), p.get("piggybacked"))
+           for p in ins] == [("c.test", "dialback", None, False),
+                             ("c2.test", "dialback-optimized", "PKIX", True)]
+          and ins[0].get("stream") == ins[1].get("stream"),
+          "D's pairs: c.test by dialback, c2.test dialback-optimized (PKIX) piggybacked on the "
+          "same stream", ins)
+    rc, out, err = fedctl(tool, d.admin, "pairs")
+    log(out.rstrip())
+    rc, out, err = fedctl(tool, c.admin, "pairs")
+    log(out.rstrip())
+    c2.close()
 
 
 if __name__ == "__main__":
