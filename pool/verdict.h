@@ -29,6 +29,7 @@ typedef enum pool_prooftype {
     POOL_PROOF_DIALBACK, // DNS-level: the domain resolves to this address and the peer hosts it
     POOL_PROOF_DANE,
     POOL_PROOF_POSH,
+    POOL_PROOF_POLICY, // negative only: no prooftype proved the domain and the policy wants one
 } pool_prooftype_t;
 
 typedef struct pool_verdict_key {

@@ -352,6 +352,8 @@ static const char *proof_name(pool_prooftype_t pt) {
         return "POSH";
     case POOL_PROOF_DIALBACK:
         return "DIALBACK";
+    case POOL_PROOF_POLICY:
+        return "POLICY";
     case POOL_PROOF_NONE:
         break;
     }

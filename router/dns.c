@@ -59,11 +59,12 @@ typedef enum dns_srv_res {
     DNS_SRV_RECORDS, // at least one usable record
     DNS_SRV_NONE,    // NXDOMAIN or NODATA
     DNS_SRV_DOT,     // the "service not offered" record "."
-    DNS_SRV_FAIL,    // timeout, SERVFAIL, malformed answer, shutdown
+    DNS_SRV_FAIL,    // timeout, malformed answer, shutdown
+    DNS_SRV_BOGUS,   // SERVFAIL from the (validating) resolver
 } dns_srv_res_t;
 
 static const char *const dns_srv_res_names[] = {"pending", "records", "none", "not offered (.)",
-                                                "failed"};
+                                                "failed", "bogus"};
 
 typedef enum dns_job_state {
     DNS_JOB_SRV,   // waiting for both SRV answers
@@ -687,8 +688,12 @@ static dns_srv_res_t srv_answer(rt_dns_job_t *job, size_t idx, int status, const
         *out_why = msg.ad ? "NXDOMAIN (secure)" : "NXDOMAIN";
         return DNS_SRV_NONE;
     }
+    if (msg.rcode == DNA_DNS_RCODE_SERVFAIL) {
+        *out_why = "SERVFAIL"; // the validating resolver's "bogus" (or indeterminate)
+        return DNS_SRV_BOGUS;
+    }
     if (msg.rcode != DNA_DNS_RCODE_NOERROR) {
-        *out_why = msg.rcode == DNA_DNS_RCODE_SERVFAIL ? "SERVFAIL" : "error rcode";
+        *out_why = "error rcode";
         return DNS_SRV_FAIL;
     }
     *out_why = msg.ad ? "secure (AD)" : "insecure (no AD)";
@@ -975,12 +980,16 @@ static void job_step(rt_dns_job_t *job) {
     }
     RT_CHECK(job->state == DNS_JOB_SRV);
     dns_srv_res_t a = job->srv[DNS_SVC_XMPPS], b = job->srv[DNS_SVC_XMPP];
-    job->degraded = a == DNS_SRV_FAIL || b == DNS_SRV_FAIL;
+    job->degraded = a == DNS_SRV_FAIL || b == DNS_SRV_FAIL || a == DNS_SRV_BOGUS ||
+                    b == DNS_SRV_BOGUS;
     if (a == DNS_SRV_RECORDS || b == DNS_SRV_RECORDS) {
         // One service's failure does not hide the other's records; no A/AAAA fallback (CORE-3).
         start_addr(job);
-    } else if (a == DNS_SRV_FAIL || b == DNS_SRV_FAIL || job->dns->closing) {
+    } else if (job->dns->closing || a == DNS_SRV_FAIL || b == DNS_SRV_FAIL) {
         job->rc = RC_DNS_FAIL;
+        job_ready(job);
+    } else if (a == DNS_SRV_BOGUS || b == DNS_SRV_BOGUS) {
+        job->rc = RC_DNS_BOGUS; // RFC 7673 §3.1: must not connect; not cached
         job_ready(job);
     } else if (a == DNS_SRV_DOT || b == DNS_SRV_DOT) {
         job->rc = RC_DNS_NOT_FOUND; // CORE-2, DTLS-4: SRV in use, service not offered

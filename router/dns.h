@@ -15,8 +15,10 @@
 //   4. only when neither SRV name exists (NXDOMAIN or no records): A/AAAA of D on port 5269.
 //      SRV records that lead to no address give RC_DNS_NOT_FOUND, never this fallback (CORE-3);
 //      "." on one name and nothing (or "." too) on the other gives RC_DNS_NOT_FOUND. A timeout
-//      or SERVFAIL on one SRV name is ignored when the other has records; otherwise it, or a
-//      failed A/AAAA lookup with no address found elsewhere, gives RC_DNS_FAIL.
+//      or SERVFAIL on one SRV name is ignored when the other has records; otherwise a timeout
+//      or a failed A/AAAA lookup with no address found elsewhere gives RC_DNS_FAIL, and a
+//      SERVFAIL (the validating resolver's "bogus", RFC 7673 §3.1: do not connect) gives
+//      RC_DNS_BOGUS, never cached.
 // Final answers are cached per domain: RC_OK for the smallest TTL seen (SRV and A/AAAA, at most
 // 1 h; the RFC 2782 order is drawn again on each hit), RC_DNS_NOT_FOUND and answers partly
 // built on failed queries for at most 30 s, RC_DNS_FAIL not at all; at most |cache_max| names,
@@ -78,7 +80,7 @@ typedef struct rt_dns_addr {
 
 // Called exactly once per rt_dns_resolve_s2s, never synchronously from inside it: callbacks run
 // from rt_dns_tick, rt_dns_process or rt_dns_free. |rc| is RC_OK with 1..|num| addresses,
-// RC_DNS_NOT_FOUND, or RC_DNS_FAIL. |addrs| is borrowed until return. A callback may call
+// RC_DNS_NOT_FOUND, RC_DNS_FAIL or RC_DNS_BOGUS. |addrs| is borrowed until return. A callback may call
 // rt_dns_resolve_s2s and rt_dns_cancel, never rt_dns_free.
 typedef void (*rt_dns_cb)(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num);
 

@@ -127,8 +127,9 @@ static uint32_t owner_of(const rt_router_t *rt, const rt_dns_addr_t *addrs, size
 // resolve_cond: the bounce condition for a failed resolution. "Not found" is an answer; a
 // resolver timeout or our own limit is temporary (RFC 6120 §10.4.3).
 static const char *resolve_cond(rc_t rc) {
-    return rc == RC_DNS_NOT_FOUND || rc == RC_EINVAL ? "remote-server-not-found"
-                                                     : "remote-server-timeout";
+    return rc == RC_DNS_NOT_FOUND || rc == RC_EINVAL || rc == RC_DNS_BOGUS
+               ? "remote-server-not-found" // DNSSEC bogus: must not connect (RFC 7673 §3.1)
+               : "remote-server-timeout";
 }
 
 // ---- pair bookkeeping --------------------------------------------------------------------------
@@ -1419,6 +1420,8 @@ static const char *pool_proof_name(pool_prooftype_t pt) {
         return "POSH";
     case POOL_PROOF_DIALBACK:
         return "DIALBACK";
+    case POOL_PROOF_POLICY:
+        return "POLICY";
     case POOL_PROOF_NONE:
         break;
     }

@@ -129,6 +129,10 @@ static bool lookup_verdict(rt_conn_t *c, const char *domain, dna_verdict_t *out)
             *out = (dna_verdict_t){DNA_VERDICT_DIALBACK, DNA_PROOF_NONE, "verdict table"};
         } else if (v.proof == POOL_PROOF_DIALBACK) {
             return false; // a failed verification connection: the certificate is checked anew
+        } else if (v.proof == POOL_PROOF_POLICY) {
+            *out = (dna_verdict_t){DNA_VERDICT_REFUSED, DNA_PROOF_NONE,
+                                   "no prooftype has material for the domain and policy requires "
+                                   "a proof (verdict table)"};
         } else {
             *out = (dna_verdict_t){DNA_VERDICT_REFUSED, from_pool(v.proof), "verdict table"};
         }
@@ -147,9 +151,15 @@ static void store_verdict(rt_conn_t *c, const char *domain, const dna_verdict_t 
         return;
     }
     pool_verdict_key_t k = verdict_key(c, domain);
-    pool_verdict_t pv = {.positive = v->kind == DNA_VERDICT_PROVEN,
-                         .proof = v->kind == DNA_VERDICT_DIALBACK ? POOL_PROOF_NONE
-                                                                  : to_pool(v->prooftype),
+    // Negative entries: NONE = not proven, dialback decides; a prooftype = refused by it;
+    // POLICY = refused because the policy wants a proof and none had material.
+    pool_prooftype_t proof = to_pool(v->prooftype);
+    if (v->kind == DNA_VERDICT_DIALBACK) {
+        proof = POOL_PROOF_NONE;
+    } else if (v->kind == DNA_VERDICT_REFUSED && proof == POOL_PROOF_NONE) {
+        proof = POOL_PROOF_POLICY;
+    }
+    pool_verdict_t pv = {.positive = v->kind == DNA_VERDICT_PROVEN, .proof = proof,
                          .expires_ms = 0};
     uint64_t ttl = pv.positive ? ttl_ms : (ttl_ms < PROOF_NEG_TTL_MS ? ttl_ms : PROOF_NEG_TTL_MS);
     pv.expires_ms = w->now_ms + (ttl == 0 ? 1000u : ttl);
@@ -437,6 +447,9 @@ static void srv_done(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num)
                 job->tlsa_insecure = true;
             }
         }
+    } else if (rc == RC_DNS_BOGUS) {
+        job->tlsa_bogus = true;
+        job->dane_why = "the SRV answer failed DNSSEC validation (bogus)";
     } else if (rc != RC_DNS_NOT_FOUND) {
         job->tlsa_temp = true;
         job->dane_why = "the SRV lookup failed";

@@ -28,6 +28,8 @@ const char *rc_str(rc_t rc) {
         return "domain not found";
     case RC_DNS_FAIL:
         return "dns failure";
+    case RC_DNS_BOGUS:
+        return "dnssec validation failed (servfail)";
     case RC_CONF:
         return "configuration error";
     case RC_PROTO:

@@ -35,7 +35,8 @@ enum {
     RC_DNA_BAD_NAME = RC_BASE - 21,       // domain name not valid (IDNA, length)
     RC_DNA_BAD_KEY = RC_BASE - 22,        // dialback key malformed or wrong
     RC_DNS_NOT_FOUND = RC_BASE - 30,      // no SRV, no A/AAAA, or SRV target "."
-    RC_DNS_FAIL = RC_BASE - 31,           // resolver failure (timeout, SERVFAIL)
+    RC_DNS_FAIL = RC_BASE - 31,           // resolver failure (timeout, malformed answer)
+    RC_DNS_BOGUS = RC_BASE - 32,          // SERVFAIL from the validating resolver (DNSSEC bogus)
     RC_CONF = RC_BASE - 40,               // configuration error
     RC_PROTO = RC_BASE - 50,              // peer broke the protocol
     RC_CLOSED = RC_BASE - 51,             // peer closed the stream

@@ -167,11 +167,13 @@ static void test_srv_answer(rt_dns_t *dns) {
     msg[2] |= 0x02;
     job = srv_job(dns, "a");
     T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_SUCCESS, msg, sizeof(msg), &why), DNS_SRV_FAIL);
-    // NXDOMAIN: none; SERVFAIL rcode: failure
+    // NXDOMAIN: none; SERVFAIL rcode: the validator's "bogus"; REFUSED rcode: failure
     memcpy(msg, srv_msg, sizeof(msg));
     msg[3] = 0xa3;
     T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_SUCCESS, msg, sizeof(msg), &why), DNS_SRV_NONE);
     msg[3] = 0xa2;
+    T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_SUCCESS, msg, sizeof(msg), &why), DNS_SRV_BOGUS);
+    msg[3] = 0xa5;
     T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_SUCCESS, msg, sizeof(msg), &why), DNS_SRV_FAIL);
     // c-ares statuses
     T_ASSERT_EQ(srv_answer(job, DNS_SVC_XMPP, ARES_ETIMEOUT, NULL, 0, &why), DNS_SRV_FAIL);
