@@ -22,6 +22,13 @@ router B:
            inbound; A logs "domain bw.test: refused (...)" with the DANE reason.
   selector the same with "TLSA 3 0 1 <SPKI SHA-256>": selector 0 (whole certificate) with the
            digest of the key: a usable record that does not match -> refused as above.
+  ta       DANE-TA: B's certificate for bta.test comes from a PRIVATE CA that A does not trust;
+           B sends leaf + CA, and "TLSA 2 0 1 <private CA SHA-256>" is at B's SRV target. A's
+           policy: dane only, as for "good". Asserts: delivered both ways, proven/dane, the
+           "proven" log line.
+  ta-name  the same private CA and TLSA 2 0 1, but the leaf names only other.test: DANE-TA
+           requires the leaf to name the domain (RFC 7673 §3: the domain or the SRV target), so
+           usable records do not match -> refused both ways, refused/dane, as "digest".
 Exit 0 pass, 1 fail, 77 when knotd/unbound/openssl are missing."""
 
 import os
@@ -55,7 +62,18 @@ def plan(env):
           "selector: SPKI and certificate digests differ")
     sel.records.append("%s. 60 IN TLSA 3 0 1 %s" % (d.tlsa_owner(sel),
                                                    d.spki_sha256_hex(sel.b.cert.cert)))
-    return good, digest, sel
+    priv = h.CA(env, "private-ca")
+    check(not ca.verify(priv.issue("probe", ["probe.test"])),
+          "the private CA is not in A's trust store")
+    pairs = []
+    for tag, dom, names in (("ta", "bta.test", ["bta.test"]),
+                            ("ta-name", "btn.test", ["other.test"])):
+        leaf = priv.issue("leaf-" + tag, names)
+        cert = h.Cert(h.concat_pem(env, tag + "-chain.pem", leaf.cert, priv.cert), leaf.key, names)
+        p = d.plan_pair(env, tag, dom, cert, a_policy=DANE_ONLY)
+        p.records.append("%s. 60 IN TLSA 2 0 1 %s" % (d.tlsa_owner(p), d.cert_sha256_hex(priv.cert)))
+        pairs.append(p)
+    return [good, digest, sel] + pairs
 
 
 def case_good(lab, p):
@@ -80,6 +98,16 @@ def case_good(lab, p):
               "outbound: b.test proven by DANE")
     d.log_has(a, r" in: " + d.verdict_re("b.test", "proven") + r".*DANE",
               "inbound: b.test proven by DANE")
+
+
+def case_ta(lab, p):
+    d.expect_secure(lab, d.tlsa_owner(p) + ".", 52, "ta: the TLSA 2 0 1 record")
+    d.deliver_both_ways(p)
+    ma = p.a.router.scrape()
+    check(ma.get(d.CHECKS, result="proven", prooftype="dane") > 0,
+          "ta: A counts proven/dane (DANE-TA, private CA)", d.metrics_summary(p.a))
+    check(ma.get(d.CHECKS, result="refused") == 0, "ta: A refused nothing", d.metrics_summary(p.a))
+    d.log_has(p.a, d.verdict_re(p.b.domain, "proven") + r".*DANE", "bta.test proven by DANE")
 
 
 def case_refused(lab, p, what):
@@ -112,13 +140,16 @@ def scenario(env):
     lab = d.DnssecLab(env, records)
     for p in pairs:
         d.start_pair(env, p, lab.addr)
-    good, digest, sel = pairs
+    good, digest, sel, ta, tan = pairs
     cases = h.Cases()
     cases.run("good: TLSA 3 1 1 of a self-signed certificate", case_good, lab, good)
     cases.run("digest: TLSA 3 1 1 with a wrong digest", case_refused, lab, digest,
               "wrong digest")
     cases.run("selector: TLSA 3 0 1 with the key's digest", case_refused, lab, sel,
               "wrong selector")
+    cases.run("ta: TLSA 2 0 1 of a private CA", case_ta, lab, ta)
+    cases.run("ta-name: TLSA 2 0 1, leaf names another domain", case_refused, lab, tan,
+              "DANE-TA leaf without the domain's name")
     cases.finish()
 
 
