@@ -21,13 +21,13 @@ case: A = a-<tag>.test with a CA certificate, B = the domain under test).
              dialback_without_proof = false, on_failure = "refuse": no prooftype has material ->
              refused both ways. Asserts: bounces, nothing delivered, A authenticated nothing
              inbound from y.insecure.test, A counts a refusal, nothing proven, no dialback.
-Known router bugs (the assertions stay as they are until fixed):
-  - "bogus": rt_dns_resolve_s2s reports a bogus SRV answer (SERVFAIL from the validating
-    resolver) as RC_DNS_FAIL, so proof.c decides a temporary failure (tempfail/none), not
-    refused/dane; the stanzas bounce anyway, the verdict and its metric are wrong.
-  - "insecure-strict": the REFUSED verdict without a prooftype is cached by proof.c's
-    store_verdict as POOL_PROOF_NONE, which lookup_verdict reads back as "dialback decides": B's
-    db:result after the withheld SASL EXTERNAL passes by dialback and B -> A is delivered.
+Router bugs this test found (fixed in 130dc4c; the cases are their regression tests):
+  - "bogus": rt_dns_resolve_s2s reported a bogus SRV answer (SERVFAIL from the validating
+    resolver) as RC_DNS_FAIL, so proof.c decided a temporary failure (tempfail/none), not
+    refused/dane. Now RC_DNS_BOGUS.
+  - "insecure-strict": a REFUSED verdict without a prooftype was cached by store_verdict as
+    POOL_PROOF_NONE, which lookup_verdict read back as "dialback decides": B's db:result after
+    the withheld SASL EXTERNAL passed by dialback and B -> A was delivered. Now POOL_PROOF_POLICY.
 Exit 0 pass, 1 fail, 77 when knotd/unbound/openssl are missing."""
 
 import os
@@ -86,8 +86,8 @@ def case_bogus(lab, p):
     ma = refused_common(p)
     check(ma.get(d.CHECKS, result="refused", prooftype="dane") > 0,
           "bogus: A counts domain_checks_total{refused,dane} (DNSSEC bogus refuses)",
-          "%s -- see the report: a bogus SRV answer reaches proof.c as RC_DNS_FAIL and is "
-          "decided as a temporary failure" % d.metrics_summary(p.a))
+          "%s -- regression of 130dc4c? a bogus SRV answer must reach proof.c as RC_DNS_BOGUS, "
+          "not as a temporary failure" % d.metrics_summary(p.a))
     d.log_has(p.a, d.verdict_re(p.b.domain, "refused"), "x.bogus.test refused")
 
 

@@ -18,9 +18,9 @@ prooftypes = ["posh"], dialback_without_proof = false, on_failure = "refuse".
   expired  te.test's document is {"fingerprints":[...B's...],"expires":0}: an expired document
            is no POSH material; with dialback not allowed -> refused both ways as above (A counts
            a refusal, nothing proven).
-Known router bug ("expired", kept failing until fixed): the REFUSED verdict without a prooftype
-is cached by proof.c's store_verdict as POOL_PROOF_NONE, read back as "dialback decides", so B's
-db:result passes by dialback and te.test -> A is delivered.
+"expired" is also the regression test of a router bug fixed in 130dc4c: a REFUSED verdict
+without a prooftype was cached as "dialback decides", so B's db:result passed by dialback and
+te.test -> A was delivered.
 Exit 0 pass, 1 fail, 77 when knotd/unbound/nginx/openssl are missing."""
 
 import os

@@ -23,9 +23,9 @@ nginx on 127.0.0.1 serves the tenants' POSH documents, DNSSEC lab as resolver, S
             domain_checks_total{dialback,none} and nothing proven or refused; A accepted tf.test
             inbound by dialback, B answered A's db:verify; A logs "domain tf.test: not proven,
             dialback decides".
-Known router bug ("untrusted", kept failing until fixed): the REFUSED verdict without a
-prooftype is cached by proof.c's store_verdict as POOL_PROOF_NONE, read back as "dialback
-decides", so B's db:result passes by dialback and tu.test -> A is delivered.
+"untrusted" is also the regression test of a router bug fixed in 130dc4c: a REFUSED verdict
+without a prooftype was cached as "dialback decides", so B's db:result passed by dialback and
+tu.test -> A was delivered.
 Exit 0 pass, 1 fail, 77 when knotd/unbound/nginx/openssl are missing."""
 
 import os

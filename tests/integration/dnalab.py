@@ -329,12 +329,12 @@ def deliver_both_ways(pair, n=2, timeout=12.0):
               m.get("fedrouter_bounces_total"))
 
 
-# The router bug these refusals hit until router/proof.c is fixed (store_verdict): a REFUSED verdict
-# without a deciding prooftype (no material and dialback_without_proof = false) is stored in the
-# verdict table as POOL_PROOF_NONE, which lookup_verdict reads back as "dialback decides"; the
-# peer's db:result after the refused SASL EXTERNAL offer then passes by dialback.
-BUG_REFUSED_NONE = ("KNOWN ROUTER BUG (proof.c store_verdict): a refusal without a prooftype is "
-                    "cached as 'dialback decides', so the peer's db:result passed by dialback")
+# What a delivered stanza means in the refusals without a prooftype (no material and
+# dialback_without_proof = false): the bug fixed in 130dc4c is back, the verdict table read such a
+# refusal as "dialback decides" and the peer's db:result after the withheld SASL EXTERNAL passed.
+BUG_REFUSED_NONE = ("REGRESSION of 130dc4c? (proof.c store_verdict/lookup_verdict): a refusal "
+                    "without a prooftype read back as 'dialback decides', the peer's db:result "
+                    "passed by dialback")
 
 
 def _bounced_one_way(src, dst, tag, timeout, note=None):

@@ -58,9 +58,8 @@ if(TARGET fedrouter)
   # SRV only, one router pair per case (dnalab.py); skip (77) without knotd/unbound/nginx.
   _integ_add(dna_dane 60)
   _integ_add(dna_dane_pool 60)
-  # Router bugs (the scripts say what they expect): a bogus SRV answer is decided as a temporary
-  # failure, not refused(dane); a refusal without a prooftype (no material, dialback not allowed)
-  # is stored in the verdict table as "dialback decides", so the peer's db:result passes.
+  # Regression tests for 130dc4c: a bogus SRV answer refuses (not a temporary failure), and a
+  # refusal without a prooftype is cached as such, not as "dialback decides".
   _integ_add(dna_dane_dnssec 60)
   _integ_add(dna_posh 60)
   _integ_add(dna_posh_hostile 60)
