@@ -578,8 +578,8 @@ static void peer_drain_step(rt_worker_t *w, rt_peer_t *peer) {
     }
     bool late = w->now_ms >= peer->drain_until_ms;
     for (rt_conn_t *s = peer->streams; s != NULL; s = s->peer_next) {
-        if (s->vconn || s->closing || s->close_after_flush || (!late && !stream_quiet(s))) {
-            continue; // a verification connection ends on its own once its work is done
+        if (!rt_sout_established(s) || s->vconn || (!late && !stream_quiet(s))) {
+            continue; // one on its way ends here once up; a vconn ends once its work is done
         }
         LOGP(CORE_LOG_INFO, "w%u c%lu: %s is draining: ending stream %s->%s%s", w->idx,
              (unsigned long)s->id, peer->text, s->local, s->remote,
@@ -1102,6 +1102,9 @@ void rt_pool_pair_answer(rt_conn_t *c, const char *from, const char *to, const c
 void rt_pool_stream_failed(rt_conn_t *c) {
     rt_worker_t *w = c->w;
     rt_peer_t *peer = c->peer;
+    if (peer == NULL) {
+        return; // already taken out of the pool (idle close, fedctl flush-peer)
+    }
     if (c->vconn && c->prove[0] != '\0') {
         pool_verdict_key_t k = verdict_key(peer, c->prove_for, c->prove);
         pool_verdict_t v = {.positive = false,
@@ -1614,9 +1617,11 @@ static bool admin_addr_match(const rt_peer_t *peer, const struct sockaddr_storag
 static size_t admin_flush_streams(rt_worker_t *w, rt_peer_t *peer) {
     // A snapshot first: ending a stream dispatches the peer's pairs, which may open new streams
     // on the same list; those are the fresh ones and stay.
+    // Streams still on their way (and verification connections) are left alone: with the
+    // verdicts gone they prove the peer afresh anyway, and have no stream to end yet.
     size_t n = 0;
     for (const rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
-        n += !c->closing && !c->close_after_flush;
+        n += rt_sout_established(c) && !c->vconn;
     }
     if (n == 0) {
         return 0;
@@ -1624,7 +1629,7 @@ static size_t admin_flush_streams(rt_worker_t *w, rt_peer_t *peer) {
     rt_conn_t **ended = core_xcalloc(n, sizeof(*ended));
     size_t k = 0;
     for (rt_conn_t *c = peer->streams; c != NULL && k < n; c = c->peer_next) {
-        if (!c->closing && !c->close_after_flush) {
+        if (rt_sout_established(c) && !c->vconn) {
             ended[k++] = c;
         }
     }
@@ -1632,8 +1637,7 @@ static size_t admin_flush_streams(rt_worker_t *w, rt_peer_t *peer) {
         rt_conn_t *s = ended[i];
         LOGP(CORE_LOG_INFO, "w%u c%lu: %s flushed by the operator: ending stream %s->%s", w->idx,
              (unsigned long)s->id, peer->text, s->local, s->remote);
-        s->backoff_done = true; // ended on purpose: not a failed attempt
-        s->prove[0] = '\0';    // a verification in flight records nothing now
+        s->backoff_done = true;   // ended on purpose: not a failed attempt
         rt_pool_stream_closed(s); // detaches; pairs with stanzas go back to |peer| (new stream)
         rt_conn_end_stream(s);
     }
@@ -1649,9 +1653,9 @@ void rt_pool_admin_peer(rt_worker_t *w, rt_admin_peer_op_t op, const struct sock
             if (!admin_addr_match(peer, sa)) {
                 continue;
             }
-            size_t streams = 0;
+            size_t streams = 0; // the ones flush-peer ends or drain-peer waits for
             for (const rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
-                streams += !c->closing && !c->close_after_flush;
+                streams += !c->closing && !c->close_after_flush && !c->vconn;
             }
             switch (op) {
             case RT_ADMIN_PEER_FLUSH:
