@@ -5,6 +5,11 @@
 // consecutive and share |help|; |labels| is the label set as Prometheus text ("" for none).
 // No X-macro guard: include it after defining RT_STAT.
 //
+// Rendered by stats.c outside this list (label sets known only at run time):
+// fedrouter_workers, fedrouter_worker_busy_seconds_total{worker} (rt_stats_t.busy_ns),
+// fedrouter_start_time_seconds, fedrouter_local_certificate_expiry_seconds{certificate} and
+// fedrouter_build_info.
+//
 // Label values drawn from fixed sets come from the lists below (guarded: defined once), so that
 // the series and the code mapping a value to its series (stats.c) cannot disagree.
 #ifndef RT_STATS_LIST_SETS

@@ -201,7 +201,8 @@ static int64_t cert_not_after(const X509 *leaf) {
     return (int64_t)time(NULL) + (int64_t)days * 86400 + secs;
 }
 
-// publish_certs hands |g|'s certificates to the metrics (fedrouter_local_certificate_expiry_seconds).
+// publish_certs hands |g|'s certificates to the metrics
+// (fedrouter_local_certificate_expiry_seconds).
 static void publish_certs(const tls_gen_t *g) {
     rt_stats_publish_certs((const char *const *)g->cert_names, g->not_after, g->num_certs);
 }
