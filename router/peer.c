@@ -1573,7 +1573,7 @@ void rt_pool_target_proof(rt_conn_t *s, const char *local, const char *remote,
     if (peer == NULL) {
         return;
     }
-    if (v->kind == DNA_VERDICT_TEMPFAIL && stream_usable(s)) {
+    if (v->kind == DNA_VERDICT_TEMPFAIL && stream_usable(s) && !peer->draining) {
         // Not recorded in the verdict table: let a verification connection decide instead of
         // asking again at once.
         (void)start_vconn(w, peer, s, local, remote);
