@@ -365,8 +365,8 @@ size_t pool_verdicts_flush_all(pool_verdicts_t *vt) {
 }
 
 // entry_matches: |e| passes the filter (|a| the filter's address when |has_addr|).
-static bool entry_matches(const vt_entry_t *e, bool has_addr, const vt_addr_t *a, const char *domain,
-                          size_t domain_len) {
+static bool entry_matches(const vt_entry_t *e, bool has_addr, const vt_addr_t *a,
+                          const char *domain, size_t domain_len) {
     if (has_addr && (e->addr.family != a->family || e->addr.addr_len != a->addr_len ||
                      core_memcmp(e->addr.addr, a->addr, a->addr_len) != 0 ||
                      (a->port != 0 && e->addr.port != a->port))) {

@@ -24,7 +24,7 @@
 #define ADMIN_IO_TIMEOUT_S 2             // a client that does not send its line is dropped
 #define ADMIN_PART_MAX (64u * 1024 * 1024) // bytes of JSON one worker may append
 
-#define ADMIN_VERDICTS_MAX 10000u   // verdict entries one answer lists (total says how many matched)
+#define ADMIN_VERDICTS_MAX 10000u // verdict entries one answer lists ("total" counts them all)
 
 typedef enum admin_what {
     ADMIN_PEERS = 1,

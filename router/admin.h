@@ -40,7 +40,7 @@ void rt_admin_json_str(core_bld_t *b, const char *s);
 
 // What fedctl flush-peer / drain-peer / undrain-peer ask of a worker's peers.
 typedef enum rt_admin_peer_op {
-    RT_ADMIN_PEER_FLUSH = 1, // end its streams now (</stream:stream>); queued stanzas take a new one
+    RT_ADMIN_PEER_FLUSH = 1, // end its streams now (</stream:stream>); queued stanzas: new one
     RT_ADMIN_PEER_DRAIN,     // no new pairs; end each stream once quiet (s2s.shutdown_timeout)
     RT_ADMIN_PEER_UNDRAIN,   // back to normal
 } rt_admin_peer_op_t;
@@ -48,7 +48,7 @@ typedef enum rt_admin_peer_op {
 // rt_pool_admin_peer (peer.c) applies |op| to worker |w|'s peers at |sa| (family, address and
 // port; plain and direct-TLS alike) and appends one JSON object per peer acted on to |b|
 // (comma-separated, no brackets). Thread: worker |w|.
-void rt_pool_admin_peer(struct rt_worker *w, rt_admin_peer_op_t op, const struct sockaddr_storage *sa,
-                        core_bld_t *b);
+void rt_pool_admin_peer(struct rt_worker *w, rt_admin_peer_op_t op,
+                        const struct sockaddr_storage *sa, core_bld_t *b);
 
 #endif

@@ -1600,7 +1600,8 @@ static bool admin_addr_match(const rt_peer_t *peer, const struct sockaddr_storag
         return false;
     }
     if (a->ss_family == AF_INET) {
-        const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)sa;
+        const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)sa;
         return x->sin_port == y->sin_port && core_memcmp(&x->sin_addr, &y->sin_addr, 4) == 0;
     }
     if (a->ss_family == AF_INET6) {
@@ -1665,16 +1666,19 @@ void rt_pool_admin_peer(rt_worker_t *w, rt_admin_peer_op_t op, const struct sock
             case RT_ADMIN_PEER_DRAIN:
                 if (!peer->draining) {
                     peer->draining = true;
-                    peer->drain_until_ms = w->now_ms + (uint64_t)w->conf->shutdown_timeout_s * 1000u;
-                    LOGP(CORE_LOG_INFO, "w%u: %s draining (operator): no new pairs, %zu streams end "
-                         "once their queues are out (at most %us)", w->idx, peer->text, streams,
-                         w->conf->shutdown_timeout_s);
+                    uint32_t limit_s = w->conf->shutdown_timeout_s;
+                    peer->drain_until_ms = w->now_ms + (uint64_t)limit_s * 1000u;
+                    LOGP(CORE_LOG_INFO,
+                         "w%u: %s draining (operator): no new pairs, %zu streams end once their "
+                         "queues are out (at most %us)",
+                         w->idx, peer->text, streams, limit_s);
                 }
                 break;
             case RT_ADMIN_PEER_UNDRAIN:
                 if (peer->draining) {
                     peer->draining = false;
-                    LOGP(CORE_LOG_INFO, "w%u: %s no longer draining (operator)", w->idx, peer->text);
+                    LOGP(CORE_LOG_INFO, "w%u: %s no longer draining (operator)", w->idx,
+                         peer->text);
                 }
                 break;
             }

@@ -414,7 +414,8 @@ static void test_dump(void) {
     pool_verdict_stats_t st;
     pool_verdicts_stats(vt, &st);
     T_ASSERT_EQ(st.entries, 14);
-    T_ASSERT_EQ(pool_verdicts_dump(vt, NULL, NOW + 5005, out, 64), 7); // d6..d9 and the three at +9000
+    // d6..d9 and the three at +9000 are left.
+    T_ASSERT_EQ(pool_verdicts_dump(vt, NULL, NOW + 5005, out, 64), 7);
     T_ASSERT_EQ(pool_verdicts_dump(NULL, NULL, NOW, out, 64), 0);
     pool_verdicts_free(vt);
 }
