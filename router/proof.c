@@ -474,9 +474,14 @@ static void posh_done(void *ctx, const rt_posh_result_t *res) {
         job->ev.posh = dna_posh_ev(r);
         job->posh_why = why;
         ttl_min(job, res->ttl_s * 1000u);
+    } else if (res->status == RT_POSH_TEMPFAIL && !job->policy.allow_dialback_without_proof) {
+        // The policy needs a proof: a server that cannot be reached now is a temporary failure
+        // (try later), not a refusal.
+        job->ev.posh = DNA_EV_TEMPFAIL;
     } else {
         // No document, or none could be fetched: no POSH material. Whether that is enough is the
-        // policy's call (dialback_without_proof).
+        // policy's call (dialback_without_proof); a permissive policy must not let an
+        // unreachable web server block dialback.
         job->ev.posh = DNA_EV_NONE;
     }
     finish(job, true);

@@ -11,7 +11,8 @@
 //     stream only the targets at the address it is connected to count (RFC 7673 §3);
 //   - POSH: D's document (rt_posh_fetch), only when nothing earlier in the policy proved D and
 //     DANE did not refuse; a fetch that fails counts as "no POSH material" (the policy's
-//     dialback_without_proof decides what that means);
+//     dialback_without_proof decides what that means), except that a temporary failure
+//     (timeout, 5xx, unreachable) is one under a policy that requires a proof;
 // then decides with dna_prooftype_decide and records the verdict in the shared verdict table
 // (pool/verdict.h) keyed by peer address, certificate and domain, so the next stream or pair
 // with the same certificate is decided without any lookup.
