@@ -23,6 +23,15 @@ nginx on 127.0.0.1 serves the tenants' POSH documents, DNSSEC lab as resolver, S
             domain_checks_total{dialback,none} and nothing proven or refused; A accepted tf.test
             inbound by dialback, B answered A's db:verify; A logs "domain tf.test: not proven,
             dialback decides".
+  down      td.test's A record points at 127.0.0.9, where nothing listens on the POSH port. Same
+            posh-only policy, which needs a proof: an unreachable document server is a temporary
+            failure, not a refusal. Asserts: both ways bounce, A's outbound bounce is
+            remote-server-timeout; A counts domain_checks_total{tempfail}, nothing proven,
+            nothing refused.
+  private   tp.test's document is right, but A keeps s2s.posh_private_addresses = false (the
+            default): nginx is on 127.0.0.1, a non-global address a peer must not make A
+            connect to. Asserts: refused or temporarily failed both ways, nothing proven, nginx
+            served nothing for tp.test, A logs the skipped address.
 "untrusted" is also the regression test of a router bug fixed in 130dc4c: a REFUSED verdict
 without a prooftype was cached as "dialback decides", so B's db:result passed by dialback and
 tu.test -> A was delivered.
@@ -100,12 +109,43 @@ def case_fallback(p, nginx):
               "tf.test not proven, dialback decides (POSH reason given)")
 
 
+def case_down(p, nginx):
+    a = p.a
+    conds = d.refused_both_ways(p)
+    h.log("       bounce conditions: %r" % (conds,))
+    check(conds[0] is not None and conds[0][0] == "remote-server-timeout",
+          "down: A's stanza to td.test bounced remote-server-timeout (try later)", conds)
+    ma = a.router.scrape()
+    check(ma.get(d.CHECKS, result="tempfail") > 0, "down: A counts a temporary failure",
+          d.metrics_summary(a))
+    check(ma.get(d.CHECKS, result="proven") == 0 and ma.get(d.CHECKS, result="refused") == 0,
+          "down: nothing proven, nothing refused", d.metrics_summary(a))
+    d.log_has(a, d.verdict_re("td.test", "temporary failure"), "td.test: temporary failure")
+
+
+def case_private(p, nginx):
+    a = p.a
+    conds = d.refused_both_ways(p)
+    h.log("       bounce conditions: %r" % (conds,))
+    ma = a.router.scrape()
+    check(ma.get(d.CHECKS, result="proven") == 0, "private: nothing proven", d.metrics_summary(a))
+    check(ma.get(d.CHECKS, result="refused") + ma.get(d.CHECKS, result="tempfail") > 0,
+          "private: A refused tp.test", d.metrics_summary(a))
+    check(len(d.posh_fetches(nginx, "tp.test")) == 0,
+          "private: A never connected to the loopback POSH server", nginx.access_log())
+    d.log_has(a, r"non-global address\(es\) of a POSH host skipped",
+              "the loopback address of tp.test was skipped")
+
+
 def scenario(env):
     d.skip_unless_tools()
     ca = env.ca()
     unt = d.plan_posh_pair(env, "untrusted", "tu.test")
     red = d.plan_posh_pair(env, "redirect", "tr.test")
     fb = d.plan_posh_pair(env, "fallback", "tf.test", a_policy=None)
+    down = d.plan_posh_pair(env, "down", "td.test", https_ip="127.0.0.9")
+    priv = d.plan_posh_pair(env, "private", "tp.test")
+    priv.a_s2s["posh_private_addresses"] = False  # the default; start_posh_pairs keeps it
     other = ca.issue("other", ["other.test"])
     port = env.free_port(("127.0.0.1",))
     untrusted_https = d.self_signed(env, "https-untrusted", ["tu.test"])
@@ -117,17 +157,24 @@ def scenario(env):
         ("tr.test", ca.issue("https-redirect", ["tr.test"]), redirect_body),
         ("posh-host.test", ca.issue("https-poshhost", ["posh-host.test"]), None),
         ("tf.test", ca.issue("https-fallback", ["tf.test"]), None),
+        ("tp.test", ca.issue("https-private", ["tp.test"]), None),
     ])
     nginx.put("tu.test", d.POSH_PATH, d.posh_doc(d.cert_sha256_b64(unt.b.cert.cert)))
     nginx.put("posh-host.test", "/docs/tr.json", d.posh_doc(d.cert_sha256_b64(red.b.cert.cert)))
     nginx.put("tf.test", d.POSH_PATH, d.posh_doc(d.cert_sha256_b64(other.cert)))
+    nginx.put("tp.test", d.POSH_PATH, d.posh_doc(d.cert_sha256_b64(priv.b.cert.cert)))
     nginx.start()
-    d.start_posh_pairs(env, (unt, red, fb), port, ["posh-host.test. 60 IN A 127.0.0.1"])
+    d.start_posh_pairs(env, (unt, red, fb, down, priv), port,
+                       ["posh-host.test. 60 IN A 127.0.0.1"])
     cases = h.Cases()
     cases.run("untrusted: POSH over an HTTPS certificate A does not trust", case_untrusted, unt,
               nginx)
     cases.run("redirect: 302 to another host serving a valid document", case_redirect, red, nginx)
     cases.run("fallback: default policy, POSH mismatch -> dialback", case_fallback, fb, nginx)
+    cases.run("down: POSH server unreachable under a posh-only policy -> tempfail", case_down,
+              down, nginx)
+    cases.run("private: POSH server on a loopback address, not allowed -> refused", case_private,
+              priv, nginx)
     cases.finish()
 
 
