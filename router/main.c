@@ -252,12 +252,13 @@ rc_t rt_reload_run(rt_router_t *rt, char *err, size_t err_len) {
     rt->comp_worker = cw;
     rt->conf = next;
     core_log_set_level((core_log_level_t)next->log_level);
+    // Verdicts were decided under the old trust store and prooftype policies: drop them while
+    // no worker runs (a check still in flight starts again under the new policy, proof.c).
+    size_t flushed = pool_verdicts_flush_all(rt->verdicts);
     resume_workers(r);
     free(old_cw);
     rt_tls_adopt(rt->tls, tls); // new sessions use the new certificates
     tls = NULL;
-    // Verdicts were decided under the old trust store and prooftype policies: decide afresh.
-    size_t flushed = pool_verdicts_flush_all(rt->verdicts);
     if (old != r->boot) {
         rt_conf_free((rt_conf_t *)old);
     }

@@ -80,6 +80,7 @@ typedef struct posh_job {
     uint8_t *in; // POSH_IN_CAP bytes (owned)
     size_t in_len;
     bool head_done;
+    size_t head_scan; // bytes of |in| already searched for the end of the head
     rt_http_resp_t resp;
     // Outcome (JOB_DONE).
     rt_posh_status_t status;
@@ -501,6 +502,7 @@ static void job_start_hop(posh_job_t *job) {
     job_close_conn(job);
     job->in_len = 0;
     job->head_done = false;
+    job->head_scan = 0;
     core_memset(&job->resp, 0, sizeof(job->resp));
     if (job->url.port == 443) {
         job->req_len = (size_t)snprintf(job->req, sizeof(job->req),
@@ -660,6 +662,17 @@ static bool job_head(posh_job_t *job) {
 // close_notify).
 static void job_input(posh_job_t *job, bool eof, bool clean) {
     if (!job->head_done) {
+        // Parse the head once, when its end has arrived: a server that sends one byte per read
+        // must not make us parse it again each time (quadratic). Only new bytes are searched.
+        size_t from = job->head_scan >= 3 ? job->head_scan - 3 : 0;
+        bool complete = false;
+        for (size_t i = from; i + 4 <= job->in_len && !complete; i++) {
+            complete = memcmp(job->in + i, "\r\n\r\n", 4) == 0;
+        }
+        job->head_scan = job->in_len;
+        if (!complete && !eof && job->in_len <= RT_HTTP_HEAD_MAX) {
+            return;
+        }
         rc_t rc = rt_http_resp_parse(&job->resp, job->in, job->in_len);
         if (rc == RC_EAGAIN) {
             if (eof) {

@@ -21,6 +21,7 @@
 #define PROOF_MAX_TARGETS 4                 // TLSA sets consulted per domain (inbound, targets)
 #define PROOF_TTL_CAP_MS (3600u * 1000u)     // a verdict is re-decided at least hourly
 #define PROOF_NEG_TTL_MS (60u * 1000u)       // not proven / refused: decided again after a minute
+#define PROOF_MAX_RUNNING 8 // checks gathering evidence at once per connection; more wait
 
 struct rt_proof_job {
     rt_proof_job_t *next; // the connection's jobs
@@ -42,6 +43,8 @@ struct rt_proof_job {
     // POSH.
     bool posh_pending;
     const char *posh_why;
+    bool deferred;       // waiting for one of the connection's PROOF_MAX_RUNNING slots
+    uint64_t epoch;      // rt->reload_epoch when the job began: a reload makes its policy stale
 };
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -240,8 +243,11 @@ static void log_verdict(rt_conn_t *c, const rt_proof_job_t *job, const dna_verdi
          job->posh_why != NULL ? "; POSH: " : "", job->posh_why != NULL ? job->posh_why : "");
 }
 
-// finish decides, records and hands the verdict to the use's handler; frees |job|.
-static void finish(rt_proof_job_t *job, bool async) {
+static bool job_gather(rt_proof_job_t *job);
+static void start_deferred(rt_conn_t *c);
+
+// decide applies the job's policy to its evidence; logs, counts and records the verdict.
+static dna_verdict_t decide(rt_proof_job_t *job) {
     rt_conn_t *c = job->c;
     dna_verdict_t v;
     if (dna_prooftype_decide(&v, &job->policy, &job->ev) != RC_OK) {
@@ -250,15 +256,38 @@ static void finish(rt_proof_job_t *job, bool async) {
     count(c->w, &v);
     log_verdict(c, job, &v);
     store_verdict(c, job->domain, &v, job->ttl_ms);
-    if (async) {
-        job_unlink(job);
-        char domain[DNA_DOMAIN_MAX], aux[DNA_DOMAIN_MAX], key[DNA_DBKEY_HEX_LEN + 1];
-        rt_proof_use_t use = job->use;
-        snprintf(domain, sizeof(domain), "%s", job->domain);
-        snprintf(aux, sizeof(aux), "%s", job->aux);
-        snprintf(key, sizeof(key), "%s", job->key);
-        free(job);
+    return v;
+}
+
+// finish_async ends |job| whose lookups completed after rt_proof_start returned: decides and
+// hands the verdict to the use's handler, then lets a waiting check of the connection begin.
+// A reload while the lookups ran made the job's policy stale: the check starts again under the
+// new one, and nothing decided under the old one is recorded.
+static void finish_async(rt_proof_job_t *job) {
+    rt_conn_t *c = job->c;
+    char domain[DNA_DOMAIN_MAX], aux[DNA_DOMAIN_MAX], key[DNA_DBKEY_HEX_LEN + 1];
+    rt_proof_use_t use = job->use;
+    snprintf(domain, sizeof(domain), "%s", job->domain);
+    snprintf(aux, sizeof(aux), "%s", job->aux);
+    snprintf(key, sizeof(key), "%s", job->key);
+    bool stale = atomic_load_explicit(&c->w->rt->reload_epoch, memory_order_acquire) != job->epoch;
+    dna_verdict_t v;
+    if (!stale) {
+        v = decide(job);
+    }
+    job_unlink(job);
+    free(job);
+    if (stale) {
+        LOGC(CORE_LOG_INFO, c, "domain %s: configuration reloaded during the check: checking again",
+             domain);
+        if (rt_proof_start(c, use, domain, aux, key, &v)) {
+            dispatch(c, use, domain, aux, key, &v);
+        }
+    } else {
         dispatch(c, use, domain, aux, key, &v);
+    }
+    if (!c->closing) {
+        start_deferred(c);
     }
 }
 
@@ -266,9 +295,10 @@ static void posh_done(void *ctx, const rt_posh_result_t *res);
 
 static rt_posh_t *worker_posh(rt_worker_t *w);
 
-// after_dane runs once the DANE evidence is complete: POSH when it may still matter, else finish.
-// Returns true when the job finished (synchronously: only when |async| is false).
-static bool after_dane(rt_proof_job_t *job, bool async) {
+// start_posh fetches D's POSH document when it may still matter (nothing earlier in the policy
+// decided). Returns true when the fetch runs (posh_done continues), false when the evidence is
+// complete without it.
+static bool start_posh(rt_proof_job_t *job) {
     rt_conn_t *c = job->c;
     bool need_posh = policy_has(&job->policy, DNA_PROOF_POSH) && c->tls_on &&
                      c->tls.peer_leaf != NULL;
@@ -281,16 +311,20 @@ static bool after_dane(rt_proof_job_t *job, bool async) {
             need_posh = false; // decided without POSH
         }
     }
-    rt_posh_t *posh = need_posh ? worker_posh(c->w) : NULL;
-    if (posh != NULL && rt_posh_fetch(posh, job->domain, posh_done, job) == RC_OK) {
-        job->posh_pending = true;
+    if (!need_posh) {
         return false;
     }
-    if (need_posh) {
-        job->posh_why = "the POSH fetcher is not available";
+    rt_posh_t *posh = worker_posh(c->w);
+    if (posh != NULL && rt_posh_fetch(posh, job->domain, posh_done, job) == RC_OK) {
+        job->posh_pending = true;
+        return true;
     }
-    finish(job, async);
-    return true;
+    job->posh_why = posh == NULL ? "the POSH fetcher is not available (no s2s.ca_file)"
+                                 : "the POSH fetcher is busy";
+    if (posh != NULL && !job->policy.allow_dialback_without_proof) {
+        job->ev.posh = DNA_EV_TEMPFAIL; // a proof is required: try again later, not a refusal
+    }
+    return false;
 }
 
 static void dane_evidence(rt_proof_job_t *job) {
@@ -369,7 +403,9 @@ static void tlsa_done(void *ctx, const rt_dns_tlsa_t *res) {
     }
     if (job->tlsa_pending == 0 && !job->dns_pending) {
         dane_evidence(job);
-        after_dane(job, true);
+        if (!start_posh(job)) {
+            finish_async(job);
+        }
     }
 }
 
@@ -456,7 +492,9 @@ static void srv_done(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num)
     }
     if (job->tlsa_pending == 0) {
         dane_evidence(job);
-        after_dane(job, true);
+        if (!start_posh(job)) {
+            finish_async(job);
+        }
     }
 }
 
@@ -484,7 +522,7 @@ static void posh_done(void *ctx, const rt_posh_result_t *res) {
         // unreachable web server block dialback.
         job->ev.posh = DNA_EV_NONE;
     }
-    finish(job, true);
+    finish_async(job);
 }
 
 // ---- POSH fetcher per worker -------------------------------------------------------------------
@@ -615,9 +653,71 @@ void rt_proof_worker_cleanup(rt_worker_t *w) {
 
 // ---- entry points --------------------------------------------------------------------------------
 
+// job_gather starts the lookups of |job| (linked into its connection's list). Returns true when
+// the evidence is complete now, false when lookups run (their callbacks finish the job).
+static bool job_gather(rt_proof_job_t *job) {
+    rt_conn_t *c = job->c;
+    rt_worker_t *w = c->w;
+    job->epoch = atomic_load_explicit(&w->rt->reload_epoch, memory_order_acquire);
+    // PKIX, from what the TLS handshake recorded.
+    if (c->tls_on && c->tls.peer_leaf != NULL) {
+        dna_pkix_opts_t opts = {.cn_fallback = w->conf->cn_fallback};
+        job->ev.pkix = c->tls.peer_chain_ok &&
+                               dna_pkix_match(c->tls.peer_leaf, job->domain, &opts) == RC_OK
+                           ? DNA_EV_MATCH
+                           : DNA_EV_MISMATCH;
+    }
+    // DANE: only with the configured validating resolver.
+    if (policy_has(&job->policy, DNA_PROOF_DANE) && w->conf->resolver != NULL) {
+        if (rt_dns_resolve_s2s(w->dns, job->domain, srv_done, job) == RC_OK) {
+            job->dns_pending = true;
+            return false;
+        }
+        job->tlsa_temp = true;
+        job->dane_why = "the SRV lookup could not start";
+    }
+    dane_evidence(job);
+    return !start_posh(job);
+}
+
+static size_t running(const rt_conn_t *c) {
+    size_t n = 0;
+    for (const rt_proof_job_t *j = c->proofs; j != NULL; j = j->next) {
+        n += !j->deferred;
+    }
+    return n;
+}
+
+// start_deferred lets waiting checks of |c| begin while fewer than PROOF_MAX_RUNNING run.
+static void start_deferred(rt_conn_t *c) {
+    while (!c->closing && running(c) < PROOF_MAX_RUNNING) {
+        rt_proof_job_t *job = c->proofs;
+        rt_proof_job_t *oldest = NULL;
+        for (; job != NULL; job = job->next) {
+            if (job->deferred) {
+                oldest = job; // the list is newest first: the last deferred one waited longest
+            }
+        }
+        if (oldest == NULL) {
+            return;
+        }
+        oldest->deferred = false;
+        if (job_gather(oldest)) {
+            finish_async(oldest); // recurses into start_deferred, which then finds less to do
+            return;
+        }
+    }
+}
+
 bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const char *aux,
                     const char *key, dna_verdict_t *out) {
     rt_worker_t *w = c->w;
+    if (use == RT_PROOF_FEATURES && (!c->tls_on || c->tls.peer_leaf == NULL)) {
+        // Only SASL EXTERNAL depends on this check, and without a certificate there is nothing to
+        // offer it for: no lookups (a peer must not make us resolve names for free).
+        *out = (dna_verdict_t){DNA_VERDICT_DIALBACK, DNA_PROOF_NONE, "no client certificate"};
+        return true;
+    }
     if (lookup_verdict(c, domain, out)) {
         return true;
     }
@@ -629,38 +729,20 @@ bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const 
     snprintf(job->key, sizeof(job->key), "%s", key != NULL ? key : "");
     job->policy = *rt_conf_policy(w->conf, domain);
     job->ttl_ms = PROOF_TTL_CAP_MS;
-    // PKIX, from what the TLS handshake recorded.
-    if (c->tls_on && c->tls.peer_leaf != NULL) {
-        dna_pkix_opts_t opts = {.cn_fallback = w->conf->cn_fallback};
-        job->ev.pkix = c->tls.peer_chain_ok && dna_pkix_match(c->tls.peer_leaf, domain, &opts) == RC_OK
-                           ? DNA_EV_MATCH
-                           : DNA_EV_MISMATCH;
-    }
-    // DANE: only with the configured validating resolver.
-    if (policy_has(&job->policy, DNA_PROOF_DANE) && w->conf->resolver != NULL) {
-        if (rt_dns_resolve_s2s(w->dns, domain, srv_done, job) == RC_OK) {
-            job->dns_pending = true;
-        } else {
-            job->tlsa_temp = true;
-            job->dane_why = "the SRV lookup could not start";
-        }
-    }
-    if (job->dns_pending || job->tlsa_pending > 0) {
-        job->next = c->proofs;
-        c->proofs = job;
-        return false;
-    }
-    dane_evidence(job);
-    job->next = c->proofs; // after_dane may start a POSH fetch that outlives this call
+    bool busy = running(c) >= PROOF_MAX_RUNNING;
+    job->next = c->proofs; // linked first: lookups may outlive this call
     c->proofs = job;
-    if (!after_dane(job, false)) {
+    if (busy) {
+        // A peer naming many domains at once waits for its earlier checks: each connection's
+        // share of the worker's DNS and POSH capacity stays bounded.
+        job->deferred = true;
         return false;
     }
-    // Finished synchronously: the verdict is recomputed for the caller.
-    job_unlink(job);
-    if (dna_prooftype_decide(out, &job->policy, &job->ev) != RC_OK) {
-        out->kind = DNA_VERDICT_REFUSED;
+    if (!job_gather(job)) {
+        return false;
     }
+    *out = decide(job);
+    job_unlink(job);
     free(job);
     return true;
 }
