@@ -478,6 +478,13 @@ static void job_on_resolved(void *cbctx, rc_t rc, const struct sockaddr_storage 
     if (job->st != JOB_RESOLVE) {
         return;
     }
+    if (rc == RC_DNS_NOT_FOUND && job->redirects == 0 && job->ref == NULL) {
+        // The domain itself has no address (NXDOMAIN, no A/AAAA): it has no POSH document. That
+        // is an answer, not a temporary failure (RFC 7712 §5.2: fall back to other methods).
+        job_finish(job, RT_POSH_NONE, job->p->conf.neg_ttl_s, "%s has no address: no POSH document",
+                   job->url.host);
+        return;
+    }
     if (rc != RC_OK || num == 0) {
         job_finish(job, RT_POSH_TEMPFAIL, 0, "cannot resolve %s: %s", job->url.host,
                    rc != RC_OK ? rc_str(rc) : "no address");

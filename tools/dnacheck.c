@@ -1442,6 +1442,13 @@ static void decide(dc_t *dc) {
     if (need_posh) {
         dc->posh_consulted = true;
         dc->ev.posh = dc->posh_matched ? dna_posh_ev(dc->posh_result) : DNA_EV_NONE;
+        // As router/proof.c posh_done: an unreachable document server is a temporary failure
+        // under a policy that requires a proof.
+        if (!dc->posh_matched && dc->posh_status != NULL &&
+            strcmp(dc->posh_status, "unreachable") == 0 &&
+            !dc->policy->allow_dialback_without_proof) {
+            dc->ev.posh = DNA_EV_TEMPFAIL;
+        }
     }
     if (dna_prooftype_decide(&dc->verdict, dc->policy, &dc->ev) != RC_OK) {
         dc->verdict.kind = DNA_VERDICT_REFUSED;

@@ -171,6 +171,7 @@ typedef struct stub_req {
     void *cbctx;
     uint16_t port;
     bool live;
+    rc_t rc; // RC_OK: 127.0.0.1; else this answer with no address ("nx.*", "dnsfail.*")
 } stub_req_t;
 
 static stub_req_t g_stub[64];
@@ -181,9 +182,11 @@ static bool g_in_resolve;
 static rc_t stub_resolve(void *rctx, const char *host, uint16_t port, rt_posh_resolved_cb cb,
                          void *cbctx) {
     (void)rctx;
-    (void)host;
     T_ASSERT(g_num_stub < RT_ARRAY_LEN(g_stub));
-    g_stub[g_num_stub++] = (stub_req_t){cb, cbctx, port, true};
+    rc_t rc = strncmp(host, "nx.", 3) == 0        ? RC_DNS_NOT_FOUND
+              : strncmp(host, "dnsfail.", 8) == 0 ? RC_DNS_FAIL
+                                                  : RC_OK;
+    g_stub[g_num_stub++] = (stub_req_t){cb, cbctx, port, true, rc};
     g_resolves++;
     return RC_OK;
 }
@@ -215,6 +218,11 @@ static void stub_deliver(void) {
         sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         socklen_t len = sizeof(*sin);
         g_in_resolve = true;
+        if (pending[i].rc != RC_OK) {
+            pending[i].cb(pending[i].cbctx, pending[i].rc, NULL, NULL, 0);
+            g_in_resolve = false;
+            continue;
+        }
         pending[i].cb(pending[i].cbctx, RC_OK, &ss, &len, 1);
         g_in_resolve = false;
     }
@@ -538,6 +546,9 @@ int main(void) {
 
     // 404 and expires 0 -> NONE; malformed and oversized -> INVALID; 5xx -> TEMPFAIL.
     expect(p, "missing.posh.test", RT_POSH_NONE, "404");
+    // The domain has no address: no POSH document (an answer); a resolver failure: try later.
+    expect(p, "nx.posh.test", RT_POSH_NONE, "no address");
+    expect(p, "dnsfail.posh.test", RT_POSH_TEMPFAIL, "cannot resolve");
     expect(p, "zero.posh.test", RT_POSH_NONE, "expires 0");
     expect(p, "bad.posh.test", RT_POSH_INVALID, "malformed POSH");
     expect(p, "big.posh.test", RT_POSH_INVALID, "limit");
