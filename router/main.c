@@ -49,6 +49,26 @@ static int open_listener(const rt_conf_addr_t *a, char *err, size_t err_len) {
     return fd;
 }
 
+// probe_listener: is |a| free? Every worker binds its own SO_REUSEPORT socket, which would also
+// share the port with another running fedrouter without a word; a plain bind first (SO_REUSEADDR
+// only: TIME_WAIT from a previous run does not count) refuses to start instead.
+static bool probe_listener(const rt_conf_addr_t *a, char *err, size_t err_len) {
+    int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0) {
+        snprintf(err, err_len, "socket: %s", strerror(errno));
+        return false;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    bool ok = bind(fd, (const struct sockaddr *)&a->sa, a->sa_len) == 0;
+    if (!ok) {
+        snprintf(err, err_len, "cannot listen on %s: %s%s", a->text, strerror(errno),
+                 errno == EADDRINUSE ? " (is another fedrouter running?)" : "");
+    }
+    close(fd);
+    return ok;
+}
+
 // ---- configuration reload ---------------------------------------------------------------------
 // rt_reload_run builds the new snapshot and TLS contexts first (any failure leaves everything as
 // it was), then asks every worker to pause at the top of its loop (rt->reload_epoch, the inbox
@@ -552,6 +572,17 @@ int main(int argc, char **argv) {
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    const rt_conf_addr_t *const lists[] = {conf->s2s_listen, conf->s2s_listen_tls,
+                                           conf->comp_listen};
+    const size_t nums[] = {conf->num_s2s_listen, conf->num_s2s_listen_tls, conf->num_comp_listen};
+    for (size_t g = 0; g < RT_ARRAY_LEN(lists); g++) {
+        for (size_t i = 0; i < nums[g]; i++) {
+            if (!probe_listener(&lists[g][i], err, sizeof(err))) {
+                fprintf(stderr, "fedrouter: %s\n", err);
+                goto out;
+            }
+        }
+    }
     for (uint32_t i = 0; i < rt.num_workers; i++) {
         if (worker_init(&rt, &rt.workers[i], i, err, sizeof(err)) != RC_OK) {
             fprintf(stderr, "fedrouter: %s\n", err);
