@@ -1646,9 +1646,56 @@ static size_t admin_flush_streams(rt_worker_t *w, rt_peer_t *peer) {
     return k;
 }
 
+// same_ip: |a| and |b| carry the same IP address (ports ignored).
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family) {
+        return false;
+    }
+    if (a->ss_family == AF_INET) {
+        return core_memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                           &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
+    }
+    return a->ss_family == AF_INET6 &&
+           core_memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                       &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+// admin_flush_inbound ends this worker's inbound streams from |sa|'s IP address (any source
+// port) with </stream:stream>: the peer reconnects and every pair is checked afresh (after a
+// stricter policy, for one). Returns how many.
+static size_t admin_flush_inbound(rt_worker_t *w, const struct sockaddr_storage *sa) {
+    size_t n = 0;
+    for (rt_conn_t *c = w->conns; c != NULL; c = c->next) {
+        if (c->kind == RT_CONN_S2S_IN && !c->closing && !c->close_after_flush &&
+            same_ip(&c->peer_sa, sa)) {
+            LOGP(CORE_LOG_INFO, "w%u c%lu %s: inbound stream ended (operator: flush-peer)", w->idx,
+                 (unsigned long)c->id, c->peer_text);
+            rt_conn_end_stream(c);
+            n++;
+        }
+    }
+    return n;
+}
+
 void rt_pool_admin_peer(rt_worker_t *w, rt_admin_peer_op_t op, const struct sockaddr_storage *sa,
                         core_bld_t *b) {
     bool first = true;
+    if (op == RT_ADMIN_PEER_FLUSH) {
+        size_t n = admin_flush_inbound(w, sa);
+        if (n > 0) {
+            char ip[INET6_ADDRSTRLEN] = "?";
+            const void *a = sa->ss_family == AF_INET
+                                ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+                                : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+            inet_ntop(sa->ss_family, a, ip, sizeof(ip));
+            char text[INET6_ADDRSTRLEN + 16];
+            snprintf(text, sizeof(text), "%s (inbound)", ip);
+            core_bld_printf(b, "{\"worker\":%u,\"addr\":", w->idx);
+            rt_admin_json_str(b, text);
+            core_bld_printf(b, ",\"streams\":%zu,\"draining\":false}", n);
+            first = false;
+        }
+    }
     for (size_t i = 0; i < RT_OUT_BUCKETS; i++) {
         for (rt_peer_t *peer = w->peer_table[i]; peer != NULL; peer = peer->hash_next) {
             if (!admin_addr_match(peer, sa)) {

@@ -113,7 +113,7 @@ def scenario(env):
     # ---- flush-peer ---------------------------------------------------------------------------
     before = out_connects(a)
     rc, doc = fedctl_json(tool, a.admin, "flush-peer", b_addr)
-    aff = doc.get("affected", [])
+    aff = [x for x in doc.get("affected", []) if "(inbound)" not in x.get("addr", "")]
     check(rc == 0 and doc.get("ok") is True and doc.get("flushed") >= 1 and len(aff) == 1
           and aff[0].get("streams") == 1 and aff[0].get("addr", "").startswith(b_addr),
           "flush-peer B: its verdicts flushed, B's one stream ended", doc)
@@ -128,6 +128,18 @@ def scenario(env):
           "the new stream proved b.test again (PKIX)", doc)
     check("flushed by the operator: ending stream" in a.router.log_text(),
           "A logged the operator's flush with the stream it ended")
+    # flush-peer on the address B connects from ends B's inbound streams too (any source port):
+    # B reconnects, and its pairs are checked afresh.
+    in_before = a.router.scrape().get("fedrouter_tcp_connects_total", direction="in")
+    rc, doc = fedctl_json(tool, a.admin, "flush-peer", b_src + ":1")
+    inb = [x for x in doc.get("affected", []) if x.get("addr") == b_src + " (inbound)"]
+    check(rc == 0 and len(inb) >= 1 and sum(x.get("streams", 0) for x in inb) >= 1,
+          "flush-peer %s: B's inbound stream ended" % b_src, doc)
+    check("inbound stream ended (operator: flush-peer)" in a.router.log_text(),
+          "A logged the inbound stream the operator ended")
+    h.exchange(b, a, 3, prefix="flushed-in")
+    check(a.router.scrape().get("fedrouter_tcp_connects_total", direction="in") > in_before,
+          "B reconnected to A for the next stanzas", in_before)
     rc, doc = fedctl_json(tool, a.admin, "flush-peer", "nonsense")
     check(rc == 1 and "usage" in doc.get("error", ""), "flush-peer with a bad address: usage", doc)
 
