@@ -464,8 +464,12 @@ static void answer_peer_op(rt_admin_t *a, rt_admin_peer_op_t op, const char *cmd
         answer_error(b, overflow ? "answer too large" : "timed out waiting for the workers");
         return;
     }
-    CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "admin: %s %.*s (%zu verdicts flushed)%s", cmd,
-             (int)arg_len, arg, flushed, peers.len == 0 ? ": no such peer" : "");
+    char nflushed[48] = "";
+    if (op == RT_ADMIN_PEER_FLUSH) {
+        snprintf(nflushed, sizeof(nflushed), " (%zu verdicts flushed)", flushed);
+    }
+    CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_MAIN, "admin: %s %.*s%s%s", cmd, (int)arg_len, arg,
+             nflushed, peers.len == 0 ? ": no such peer" : "");
     if (peers.len == 0 && op != RT_ADMIN_PEER_FLUSH) {
         core_bld_cleanup(&peers);
         char msg[128];

@@ -142,15 +142,19 @@ static bool on_open(void *ctx, const rt_xs_header_t *hdr) {
         }
     }
     rt_conn_new_stream_id(c);
-    bool to_ok = hdr->to != NULL &&
-                 dna_domain_normalize(to, sizeof(to), hdr->to, strlen(hdr->to)) == RC_OK &&
-                 rt_conf_domain(conf, to) != NULL;
+    bool to_norm = hdr->to != NULL &&
+                   dna_domain_normalize(to, sizeof(to), hdr->to, strlen(hdr->to)) == RC_OK;
+    bool to_ok = to_norm && rt_conf_domain(conf, to) != NULL;
     if (strcmp(hdr->ns_default, RT_XS_NS_SERVER) != 0) {
         rt_conn_write_header(c, to_ok ? to : "", NULL, true);
         rt_conn_stream_error(c, "invalid-namespace", "expected jabber:server");
         return false;
     }
     if (!to_ok) {
+        // Name the domain the peer asked for (normalised, or "(invalid)"): a grep for it finds
+        // this line.
+        LOGI(CORE_LOG_INFO, c, "stream for %s refused: not a hosted domain",
+             to_norm ? to : hdr->to != NULL ? "(invalid name)" : "(no 'to')");
         rt_conn_write_header(c, "", NULL, true);
         rt_conn_stream_error(c, "host-unknown", "this domain is not served here");
         return false;

@@ -82,7 +82,7 @@ static char g_lab_dir[96]; // the lab's directory
 static bool g_lab_up;
 
 static void lab_stop(void) {
-    char cmd[256];
+    char cmd[512];
     if (!g_lab_up) {
         return;
     }
@@ -94,7 +94,7 @@ static void lab_stop(void) {
 }
 
 static void lab_cleanup_at_exit(void) {
-    char cmd[128];
+    char cmd[512];
     lab_stop();
     if (g_tmp_dir[0] != '\0') {
         snprintf(cmd, sizeof(cmd), "rm -rf %s", g_tmp_dir);
@@ -135,7 +135,12 @@ static int lab_start(char *out, size_t out_cap) {
     out[0] = '\0';
     while (fgets(line, sizeof(line), f) != NULL) {
         line[strcspn(line, "\n")] = '\0';
-        snprintf(out, out_cap, "%s", line);
+        size_t n = strlen(line);
+        if (n >= out_cap) {
+            n = out_cap - 1; // "127.0.0.1:PORT" always fits; a longer line is not an address
+        }
+        memcpy(out, line, n);
+        out[n] = '\0';
     }
     status = pclose(f);
     if (WIFEXITED(status) && WEXITSTATUS(status) == T_SKIP) {
