@@ -40,6 +40,7 @@ struct rt_proof_job {
     size_t num_ref_hosts;
     bool tlsa_secure, tlsa_insecure, tlsa_bogus, tlsa_temp, tlsa_match, tlsa_mismatch;
     const char *dane_why;
+    const char *pkix_why; // why PKIX did not prove the domain (for the log)
     // POSH.
     bool posh_pending;
     const char *posh_why;
@@ -124,20 +125,28 @@ static bool lookup_verdict(rt_conn_t *c, const char *domain, dna_verdict_t *out)
             // "This address serves the domain" at DNS level: not a proof of the certificate.
             return false;
         }
-        *out = (dna_verdict_t){DNA_VERDICT_PROVEN, from_pool(v.proof), "verdict table"};
+        *out = (dna_verdict_t){DNA_VERDICT_PROVEN, from_pool(v.proof),
+                               v.proof == POOL_PROOF_DANE   ? "cached verdict: proven by DANE"
+                               : v.proof == POOL_PROOF_POSH ? "cached verdict: proven by POSH"
+                                                            : "cached verdict: proven by PKIX"};
         return true;
     case POOL_VERDICT_NEGATIVE:
         rt_stat_inc(&w->stats, RT_STAT_VERDICT_NEGATIVE);
         if (v.proof == POOL_PROOF_NONE) {
-            *out = (dna_verdict_t){DNA_VERDICT_DIALBACK, DNA_PROOF_NONE, "verdict table"};
+            *out = (dna_verdict_t){DNA_VERDICT_DIALBACK, DNA_PROOF_NONE,
+                                   "cached verdict: not proven, dialback decides"};
         } else if (v.proof == POOL_PROOF_DIALBACK) {
             return false; // a failed verification connection: the certificate is checked anew
         } else if (v.proof == POOL_PROOF_POLICY) {
             *out = (dna_verdict_t){DNA_VERDICT_REFUSED, DNA_PROOF_NONE,
-                                   "no prooftype has material for the domain and policy requires "
-                                   "a proof (verdict table)"};
+                                   "cached verdict: no prooftype has material for the domain and "
+                                   "policy requires a proof"};
         } else {
-            *out = (dna_verdict_t){DNA_VERDICT_REFUSED, from_pool(v.proof), "verdict table"};
+            *out = (dna_verdict_t){
+                DNA_VERDICT_REFUSED, from_pool(v.proof),
+                v.proof == POOL_PROOF_DANE   ? "cached verdict: refused by DANE (see the first check)"
+                : v.proof == POOL_PROOF_POSH ? "cached verdict: refused by POSH (see the first check)"
+                                             : "cached verdict: refused by PKIX (see the first check)"};
         }
         return true;
     case POOL_VERDICT_MISS:
@@ -238,7 +247,12 @@ static void log_verdict(rt_conn_t *c, const rt_proof_job_t *job, const dna_verdi
                        : v->kind == DNA_VERDICT_DIALBACK ? "not proven, dialback decides"
                        : v->kind == DNA_VERDICT_REFUSED  ? "refused"
                                                          : "temporary failure";
-    LOGC(lvl, c, "domain %s: %s (%s)%s%s%s%s", job->domain, kind, v->reason,
+    bool pkix_note = job->pkix_why != NULL && v->kind != DNA_VERDICT_PROVEN;
+    LOGC(lvl, c, "domain %s: %s (%s)%s%s%s%s%s%s%s%s%s", job->domain, kind, v->reason,
+         pkix_note ? "; PKIX: " : "", pkix_note ? job->pkix_why : "",
+         pkix_note && !c->tls.peer_chain_ok ? " (" : "",
+         pkix_note && !c->tls.peer_chain_ok ? c->tls.verify_err : "",
+         pkix_note && !c->tls.peer_chain_ok ? ")" : "",
          job->dane_why != NULL ? "; DANE: " : "", job->dane_why != NULL ? job->dane_why : "",
          job->posh_why != NULL ? "; POSH: " : "", job->posh_why != NULL ? job->posh_why : "");
 }
@@ -662,10 +676,15 @@ static bool job_gather(rt_proof_job_t *job) {
     // PKIX, from what the TLS handshake recorded.
     if (c->tls_on && c->tls.peer_leaf != NULL) {
         dna_pkix_opts_t opts = {.cn_fallback = w->conf->cn_fallback};
-        job->ev.pkix = c->tls.peer_chain_ok &&
-                               dna_pkix_match(c->tls.peer_leaf, job->domain, &opts) == RC_OK
-                           ? DNA_EV_MATCH
-                           : DNA_EV_MISMATCH;
+        if (!c->tls.peer_chain_ok) {
+            job->ev.pkix = DNA_EV_MISMATCH;
+            job->pkix_why = "the chain does not validate against s2s.ca_file";
+        } else if (dna_pkix_match(c->tls.peer_leaf, job->domain, &opts) != RC_OK) {
+            job->ev.pkix = DNA_EV_MISMATCH;
+            job->pkix_why = "the certificate does not name the domain";
+        } else {
+            job->ev.pkix = DNA_EV_MATCH;
+        }
     }
     // DANE: only with the configured validating resolver.
     if (policy_has(&job->policy, DNA_PROOF_DANE) && w->conf->resolver != NULL) {
