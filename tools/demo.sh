@@ -23,6 +23,7 @@ usage() {
 }
 
 [[ $# -ge 1 ]] || usage
+case $1 in -h | --help) echo "usage: $0 <builddir> [--domains N] [--messages M] [--keep] [--deadline S] [--rate R] [--cert-per-domain]"; exit 0 ;; esac
 BUILD=$1
 shift
 DOMAINS=10
