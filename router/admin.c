@@ -192,11 +192,23 @@ static bool ask_workers(rt_admin_t *a, admin_what_t what, core_bld_t *out, bool 
     return ask_workers_op(a, what, 0, NULL, out, overflow);
 }
 
-static void answer_error(core_bld_t *b, const char *msg) {
+// answer_error_as replaces |b| with the error answer |msg|; |usage| adds "usage":true, which marks
+// a request the router cannot take as written (unknown command, bad arguments): fedctl exits 2.
+static void answer_error_as(core_bld_t *b, bool usage, const char *msg) {
     core_bld_reset(b);
-    core_bld_add_str(b, "{\"ok\":false,\"error\":");
+    core_bld_add_str(b, usage ? "{\"ok\":false,\"usage\":true,\"error\":"
+                              : "{\"ok\":false,\"error\":");
     rt_admin_json_str(b, msg);
     core_bld_add_str(b, "}\n");
+}
+
+static void answer_error(core_bld_t *b, const char *msg) {
+    answer_error_as(b, false, msg);
+}
+
+// answer_usage: an error answer for a malformed request (see answer_error_as).
+static void answer_usage(core_bld_t *b, const char *msg) {
+    answer_error_as(b, true, msg);
 }
 
 // parse_addr reads "a.b.c.d:port" or "[v6]:port" (bounded, no libc number parsing).
@@ -373,12 +385,12 @@ static void answer_verdicts(rt_admin_t *a, const char *args, size_t args_len, co
         bool is_domain = tok_len == 8 && memcmp(tok, "--domain", 8) == 0;
         bool is_peer = tok_len == 6 && memcmp(tok, "--peer", 6) == 0;
         if ((!is_domain && !is_peer) || !next_token(&p, end, &val, &val_len)) {
-            answer_error(b, usage);
+            answer_usage(b, usage);
             return;
         }
         if (is_domain) {
             if (val_len >= sizeof(domain)) {
-                answer_error(b, usage);
+                answer_usage(b, usage);
                 return;
             }
             memcpy(domain, val, val_len);
@@ -391,7 +403,7 @@ static void answer_verdicts(rt_admin_t *a, const char *args, size_t args_len, co
             filter.domain = domain;
         } else {
             if (!parse_addr(val, val_len, &sa) && !parse_ip(val, val_len, &sa)) {
-                answer_error(b, usage);
+                answer_usage(b, usage);
                 return;
             }
             filter.addr = &sa;
@@ -439,7 +451,7 @@ static void answer_peer_op(rt_admin_t *a, rt_admin_peer_op_t op, const char *cmd
     if (arg_len == 0 || !parse_addr(arg, arg_len, &sa)) {
         char msg[96];
         snprintf(msg, sizeof(msg), "usage: %s IP:PORT (IPv6 as [addr]:port)", cmd);
-        answer_error(b, msg);
+        answer_usage(b, msg);
         return;
     }
     size_t flushed = 0;
@@ -511,7 +523,7 @@ static void handle_line(rt_admin_t *a, const char *line, size_t len, core_bld_t 
     } else if (IS("verdicts-flush")) {
         struct sockaddr_storage sa;
         if (arg_len == 0 || !parse_addr(arg, arg_len, &sa)) {
-            answer_error(b, "usage: verdicts-flush IP:PORT (IPv6 as [addr]:port)");
+            answer_usage(b, "usage: verdicts-flush IP:PORT (IPv6 as [addr]:port)");
             return;
         }
         size_t n = pool_verdicts_flush_addr(a->rt->verdicts, &sa);
@@ -541,7 +553,7 @@ static void handle_line(rt_admin_t *a, const char *line, size_t len, core_bld_t 
                  "unknown command '%.*s' (peers, pairs, verdicts, verdicts-flush, flush-peer, "
                  "drain-peer, undrain-peer, stats, reload)",
                  (int)(cmd_len > 40 ? 40 : cmd_len), line);
-        answer_error(b, msg);
+        answer_usage(b, msg);
     }
 #undef IS
 }
