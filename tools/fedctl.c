@@ -4,8 +4,10 @@
 //          | verdicts [--domain D] [--peer IP[:PORT]] | verdicts-flush IP:PORT
 //          | flush-peer IP:PORT | drain-peer IP:PORT | undrain-peer IP:PORT
 //
-// Sends one request line, reads one JSON object; prints it as is (--json) or as a table.
-// Exit status: 0 ok, 1 the router answered an error or could not be reached, 2 usage.
+// Sends one request line, reads one JSON object (at most FEDCTL_MAX_ANSWER bytes, parsed with
+// jansson); prints it as is (--json) or as a table.
+// Exit status: 0 ok; 1 the router answered an error or could not be reached; 2 usage: a local one,
+// or an error answer the router marks "usage":true (unknown command, bad arguments).
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -16,47 +18,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #define FEDCTL_DEFAULT_SOCKET "/run/fedrouter/admin.sock"
 #define FEDCTL_MAX_ANSWER (256u * 1024 * 1024)
-#define FEDCTL_MAX_DEPTH 32
-
-// ---- a small JSON reader (the router's answers only) ----------------------------------------------
-typedef enum jkind { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jkind_t;
-
-typedef struct jval {
-    jkind_t kind;
-    char *str;           // J_STR: unescaped text; J_NUM: the literal; J_BOOL: "true"/"false"
-    struct jval **items; // J_ARR, J_OBJ (values)
-    char **keys;         // J_OBJ
-    size_t num;
-} jval_t;
-
-typedef struct jparser {
-    const char *p;
-    const char *end;
-} jparser_t;
-
-static void jfree(jval_t *v) {
-    if (v == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < v->num; i++) {
-        jfree(v->items[i]);
-        if (v->keys != NULL) {
-            free(v->keys[i]);
-        }
-    }
-    free(v->items);
-    free(v->keys);
-    free(v->str);
-    free(v);
-}
-
-static void jskip(jparser_t *j) {
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t')) {
-        j->p++;
-    }
-}
+#define FEDCTL_TEXT_SLOTS 16 // numbers one table line prints (at most 3 today)
 
 static void *xrealloc(void *p, size_t n) {
     void *q = realloc(p, n);
@@ -67,236 +33,132 @@ static void *xrealloc(void *p, size_t n) {
     return q;
 }
 
-static char *jstring(jparser_t *j) {
-    if (j->p >= j->end || *j->p != '"') {
-        return NULL;
+// ---- reading the router's answer (parsed by jansson) --------------------------------------------
+// fedctl_text_t holds the numbers one output line prints as text (field_text writes them here).
+typedef struct fedctl_text {
+    char slot[FEDCTL_TEXT_SLOTS][32];
+    size_t num; // slots used
+} fedctl_text_t;
+
+// field_text returns member |key| of object |o| as text: a string as is, an integer in decimal,
+// "true"/"false"; "-" when |o| is not an object or the member is absent, null, an array or an
+// object. Numbers are written into |t| and stay valid as long as |t|; "?" once |t| is full.
+static const char *field_text(fedctl_text_t *t, const json_t *o, const char *key) {
+    const json_t *v = json_object_get(o, key);
+    if (json_is_string(v)) {
+        return json_string_value(v);
     }
-    j->p++;
-    size_t cap = 16, len = 0;
-    char *out = xrealloc(NULL, cap);
-    while (j->p < j->end && *j->p != '"') {
-        char c = *j->p++;
-        if (c == '\\') {
-            if (j->p >= j->end) {
-                break;
-            }
-            char e = *j->p++;
-            switch (e) {
-            case 'n':
-                c = '\n';
-                break;
-            case 't':
-                c = '\t';
-                break;
-            case 'r':
-                c = '\r';
-                break;
-            case 'u': { // \u00XX from the router (control bytes); others become '?'
-                unsigned v = 0;
-                for (int i = 0; i < 4 && j->p < j->end; i++, j->p++) {
-                    char h = *j->p;
-                    v = v * 16 + (unsigned)(h >= 'a' ? h - 'a' + 10 : h >= 'A' ? h - 'A' + 10 : h - '0');
-                }
-                c = v < 0x80 ? (char)v : '?';
-                break;
-            }
-            default:
-                c = e;
-            }
-        }
-        if (len + 2 > cap) {
-            cap *= 2;
-            out = xrealloc(out, cap);
-        }
-        out[len++] = c;
+    if (json_is_boolean(v)) {
+        return json_is_true(v) ? "true" : "false";
     }
-    if (j->p >= j->end) {
-        free(out);
-        return NULL;
+    if (!json_is_number(v)) {
+        return "-";
     }
-    j->p++;
-    out[len] = '\0';
+    if (t->num >= FEDCTL_TEXT_SLOTS) {
+        return "?";
+    }
+    char *out = t->slot[t->num++];
+    if (json_is_integer(v)) {
+        snprintf(out, sizeof(t->slot[0]), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    } else { // the router sends integers only
+        snprintf(out, sizeof(t->slot[0]), "%.15g", json_real_value(v));
+    }
     return out;
 }
 
-static jval_t *jparse(jparser_t *j, int depth) {
-    jskip(j);
-    if (j->p >= j->end || depth > FEDCTL_MAX_DEPTH) {
-        return NULL;
-    }
-    jval_t *v = xrealloc(NULL, sizeof(*v));
-    memset(v, 0, sizeof(*v));
-    char c = *j->p;
-    if (c == '"') {
-        v->kind = J_STR;
-        if ((v->str = jstring(j)) == NULL) {
-            goto bad;
-        }
-    } else if (c == '[' || c == '{') {
-        bool obj = c == '{';
-        v->kind = obj ? J_OBJ : J_ARR;
-        j->p++;
-        jskip(j);
-        if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
-            j->p++;
-            return v;
-        }
-        for (;;) {
-            char *key = NULL;
-            if (obj) {
-                jskip(j);
-                if ((key = jstring(j)) == NULL) {
-                    goto bad;
-                }
-                jskip(j);
-                if (j->p >= j->end || *j->p != ':') {
-                    free(key);
-                    goto bad;
-                }
-                j->p++;
-            }
-            jval_t *item = jparse(j, depth + 1);
-            if (item == NULL) {
-                free(key);
-                goto bad;
-            }
-            v->items = xrealloc(v->items, (v->num + 1) * sizeof(*v->items));
-            if (obj) {
-                v->keys = xrealloc(v->keys, (v->num + 1) * sizeof(*v->keys));
-                v->keys[v->num] = key;
-            }
-            v->items[v->num++] = item;
-            jskip(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
-                continue;
-            }
-            if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
-                j->p++;
-                return v;
-            }
-            goto bad;
-        }
-    } else {
-        const char *s = j->p;
-        while (j->p < j->end && strchr(",]} \n\r\t", *j->p) == NULL) {
-            j->p++;
-        }
-        size_t n = (size_t)(j->p - s);
-        if (n == 0) {
-            goto bad;
-        }
-        v->str = xrealloc(NULL, n + 1);
-        memcpy(v->str, s, n);
-        v->str[n] = '\0';
-        v->kind = strcmp(v->str, "null") == 0                                    ? J_NULL
-                  : strcmp(v->str, "true") == 0 || strcmp(v->str, "false") == 0 ? J_BOOL
-                                                                                  : J_NUM;
-    }
-    return v;
-bad:
-    jfree(v);
-    return NULL;
+// field_true: member |key| of object |o| is JSON true.
+static bool field_true(const json_t *o, const char *key) {
+    return json_is_true(json_object_get(o, key));
 }
 
-static const jval_t *jget(const jval_t *o, const char *key) {
-    if (o == NULL || o->kind != J_OBJ) {
-        return NULL;
-    }
-    for (size_t i = 0; i < o->num; i++) {
-        if (strcmp(o->keys[i], key) == 0) {
-            return o->items[i];
-        }
-    }
-    return NULL;
+// ---- output -------------------------------------------------------------------------------------
+// counts_text writes object |o|'s waiting/pending/valid counts as "w/p/v" ("-" for a missing one).
+static void counts_text(const json_t *o, char *out, size_t cap) {
+    fedctl_text_t t = {.num = 0};
+    snprintf(out, cap, "%s/%s/%s", field_text(&t, o, "waiting"), field_text(&t, o, "pending"),
+             field_text(&t, o, "valid"));
 }
 
-// jtext returns a field as text ("-" when absent or null).
-static const char *jtext(const jval_t *o, const char *key) {
-    const jval_t *v = jget(o, key);
-    return v == NULL || v->kind == J_NULL || v->str == NULL ? "-" : v->str;
-}
-
-static bool jtrue(const jval_t *o, const char *key) {
-    const jval_t *v = jget(o, key);
-    return v != NULL && v->kind == J_BOOL && strcmp(v->str, "true") == 0;
-}
-
-// ---- output ---------------------------------------------------------------------------------------
-static void counts_text(const jval_t *o, char *out, size_t cap) {
-    snprintf(out, cap, "%s/%s/%s", jtext(o, "waiting"), jtext(o, "pending"), jtext(o, "valid"));
-}
-
-static void print_peers(const jval_t *peers) {
+static void print_peers(const json_t *peers) {
     printf("%-3s %-28s %-8s %-18s %s\n", "W", "PEER", "FAILURES", "WAITING(w/p/v)", "STREAMS");
-    for (size_t i = 0; peers != NULL && i < peers->num; i++) {
-        const jval_t *p = peers->items[i];
-        const jval_t *streams = jget(p, "streams");
+    for (size_t i = 0; i < json_array_size(peers); i++) {
+        const json_t *p = json_array_get(peers, i);
+        const json_t *streams = json_object_get(p, "streams");
+        fedctl_text_t t = {.num = 0};
         char w[64];
-        counts_text(jget(p, "waiting"), w, sizeof(w));
-        printf("%-3s %-28s %-8s %-18s %zu%s\n", jtext(p, "worker"), jtext(p, "addr"),
-               jtext(p, "failures"), w, streams != NULL ? streams->num : 0,
-               jtrue(p, "draining") ? "  DRAINING" : "");
-        for (size_t k = 0; streams != NULL && k < streams->num; k++) {
-            const jval_t *s = streams->items[k];
+        counts_text(json_object_get(p, "waiting"), w, sizeof(w));
+        printf("%-3s %-28s %-8s %-18s %zu%s\n", field_text(&t, p, "worker"),
+               field_text(&t, p, "addr"), field_text(&t, p, "failures"), w,
+               json_array_size(streams), field_true(p, "draining") ? "  DRAINING" : "");
+        for (size_t k = 0; k < json_array_size(streams); k++) {
+            const json_t *s = json_array_get(streams, k);
+            fedctl_text_t ts = {.num = 0};
             char pc[64];
-            counts_text(jget(s, "pairs"), pc, sizeof(pc));
-            printf("    stream %-6s %-12s %s -> %s  pairs(w/p/v) %s%s%s%s%s\n", jtext(s, "id"),
-                   jtext(s, "state"), jtext(s, "local"), jtext(s, "remote"), pc,
-                   jtrue(s, "tls") ? " tls" : "", jtrue(s, "bidi") ? " bidi" : "",
-                   jtrue(s, "sm") ? " sm" : "", jtrue(s, "vconn") ? " vconn" : "");
+            counts_text(json_object_get(s, "pairs"), pc, sizeof(pc));
+            printf("    stream %-6s %-12s %s -> %s  pairs(w/p/v) %s%s%s%s%s\n",
+                   field_text(&ts, s, "id"), field_text(&ts, s, "state"),
+                   field_text(&ts, s, "local"), field_text(&ts, s, "remote"), pc,
+                   field_true(s, "tls") ? " tls" : "", field_true(s, "bidi") ? " bidi" : "",
+                   field_true(s, "sm") ? " sm" : "", field_true(s, "vconn") ? " vconn" : "");
         }
     }
 }
 
-static void print_pairs(const jval_t *pairs) {
+static void print_pairs(const json_t *pairs) {
     printf("%-3s %-3s %-24s %-24s %-8s %-22s %-6s %-6s %s\n", "W", "DIR", "LOCAL", "REMOTE",
            "STATE", "PEER", "STREAM", "QUEUED", "VERIFIED BY");
-    for (size_t i = 0; pairs != NULL && i < pairs->num; i++) {
-        const jval_t *p = pairs->items[i];
-        const char *how = jtext(p, "mechanism");
-        const char *proof = jtext(p, "prooftype");
+    for (size_t i = 0; i < json_array_size(pairs); i++) {
+        const json_t *p = json_array_get(pairs, i);
+        fedctl_text_t t = {.num = 0};
+        const char *how = field_text(&t, p, "mechanism");
+        const char *proof = field_text(&t, p, "prooftype");
         bool has_proof = strcmp(proof, "-") != 0;
         // Inbound pairs read remote -> local; outbound ones local -> remote.
-        printf("%-3s %-3s %-24s %-24s %-8s %-22s %-6s %-6s %s%s%s%s%s\n", jtext(p, "worker"),
-               jtext(p, "dir"), jtext(p, "local"), jtext(p, "remote"), jtext(p, "state"),
-               jtext(p, "peer"), jtext(p, "stream"), jtext(p, "queued"), how,
+        printf("%-3s %-3s %-24s %-24s %-8s %-22s %-6s %-6s %s%s%s%s%s\n",
+               field_text(&t, p, "worker"), field_text(&t, p, "dir"), field_text(&t, p, "local"),
+               field_text(&t, p, "remote"), field_text(&t, p, "state"), field_text(&t, p, "peer"),
+               field_text(&t, p, "stream"), field_text(&t, p, "queued"), how,
                has_proof ? " (" : "", has_proof ? proof : "", has_proof ? ")" : "",
-               jtrue(p, "piggybacked") && strcmp(how, "piggybacked") != 0 ? " piggybacked" : "");
+               field_true(p, "piggybacked") && strcmp(how, "piggybacked") != 0 ? " piggybacked"
+                                                                               : "");
     }
 }
 
-static void print_verdicts(const jval_t *root) {
-    const jval_t *vs = jget(root, "verdicts");
+static void print_verdicts(const json_t *root) {
+    const json_t *vs = json_object_get(root, "verdicts");
     printf("%-24s %-17s %-28s %-8s %-8s %s\n", "PEER", "CERT(SHA-256)", "DOMAIN", "VERDICT",
            "PROOF", "LEFT(s)");
-    for (size_t i = 0; vs != NULL && i < vs->num; i++) {
-        const jval_t *v = vs->items[i];
+    for (size_t i = 0; i < json_array_size(vs); i++) {
+        const json_t *v = json_array_get(vs, i);
+        fedctl_text_t t = {.num = 0};
         char fp[20];
-        snprintf(fp, sizeof(fp), "%.16s", jtext(v, "fp")); // short: the first 8 bytes
-        printf("%-24s %-17s %-28s %-8s %-8s %s\n", jtext(v, "peer"), fp, jtext(v, "domain"),
-               jtrue(v, "positive") ? "positive" : "negative", jtext(v, "prooftype"),
-               jtext(v, "expires_in_s"));
+        snprintf(fp, sizeof(fp), "%.16s", field_text(&t, v, "fp")); // short: the first 8 bytes
+        printf("%-24s %-17s %-28s %-8s %-8s %s\n", field_text(&t, v, "peer"), fp,
+               field_text(&t, v, "domain"), field_true(v, "positive") ? "positive" : "negative",
+               field_text(&t, v, "prooftype"), field_text(&t, v, "expires_in_s"));
     }
-    if (jtrue(root, "truncated")) {
-        printf("(%s matched; only the first %zu are listed)\n", jtext(root, "total"),
-               vs != NULL ? vs->num : 0);
+    if (field_true(root, "truncated")) {
+        fedctl_text_t t = {.num = 0};
+        printf("(%s matched; only the first %zu are listed)\n", field_text(&t, root, "total"),
+               json_array_size(vs));
     }
 }
 
-static void print_peer_op(const jval_t *root) {
-    const char *cmd = jtext(root, "command");
-    const jval_t *aff = jget(root, "affected");
+static void print_peer_op(const json_t *root) {
+    fedctl_text_t t = {.num = 0};
+    const char *cmd = field_text(&t, root, "command");
+    const json_t *aff = json_object_get(root, "affected");
     if (strcmp(cmd, "flush-peer") == 0) {
-        printf("flushed %s verdicts\n", jtext(root, "flushed"));
+        printf("flushed %s verdicts\n", field_text(&t, root, "flushed"));
     }
-    if (aff == NULL || aff->num == 0) {
+    if (json_array_size(aff) == 0) {
         printf("no stream to end: no such peer on any worker\n");
     }
-    for (size_t i = 0; aff != NULL && i < aff->num; i++) {
-        const jval_t *p = aff->items[i];
-        const char *st = jtext(p, "streams");
-        printf("w%s %s: ", jtext(p, "worker"), jtext(p, "addr"));
+    for (size_t i = 0; i < json_array_size(aff); i++) {
+        const json_t *p = json_array_get(aff, i);
+        fedctl_text_t tp = {.num = 0};
+        const char *st = field_text(&tp, p, "streams");
+        printf("w%s %s: ", field_text(&tp, p, "worker"), field_text(&tp, p, "addr"));
         if (strcmp(cmd, "flush-peer") == 0) {
             printf("ending %s streams (queued stanzas take a new one)\n", st);
         } else if (strcmp(cmd, "drain-peer") == 0) {
@@ -307,13 +169,14 @@ static void print_peer_op(const jval_t *root) {
     }
 }
 
-static void print_stats(const jval_t *stats) {
-    for (size_t i = 0; stats != NULL && i < stats->num; i++) {
-        const jval_t *s = stats->items[i];
-        const char *labels = jtext(s, "labels");
+static void print_stats(const json_t *stats) {
+    for (size_t i = 0; i < json_array_size(stats); i++) {
+        const json_t *s = json_array_get(stats, i);
+        fedctl_text_t t = {.num = 0};
+        const char *labels = field_text(&t, s, "labels");
         bool has = labels[0] != '\0' && strcmp(labels, "-") != 0;
-        printf("%s%s%s%s %s\n", jtext(s, "name"), has ? "{" : "", has ? labels : "", has ? "}" : "",
-               jtext(s, "value"));
+        printf("%s%s%s%s %s\n", field_text(&t, s, "name"), has ? "{" : "", has ? labels : "",
+               has ? "}" : "", field_text(&t, s, "value"));
     }
 }
 
@@ -393,7 +256,7 @@ int main(int argc, char **argv) {
     strcpy(sun.sun_path, path);
     int status = 1;
     char *ans = NULL;
-    jval_t *root = NULL;
+    json_t *root = NULL;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (const struct sockaddr *)&sun, sizeof(sun)) != 0) {
         fprintf(stderr, "fedctl: cannot connect to %s: %s\n", path, strerror(errno));
@@ -427,37 +290,41 @@ int main(int argc, char **argv) {
         }
         len += (size_t)n;
     }
-    jparser_t j = {ans, ans + len};
-    root = jparse(&j, 0);
-    if (root == NULL || root->kind != J_OBJ) {
-        fprintf(stderr, "fedctl: the router's answer is not a JSON object\n");
+    json_error_t jerr;
+    root = json_loadb(ans, len, 0, &jerr); // |len| is capped at FEDCTL_MAX_ANSWER above
+    if (!json_is_object(root)) {
+        fprintf(stderr, "fedctl: the router's answer is not a JSON object (%s)\n",
+                root == NULL ? jerr.text : "another JSON value");
         goto out;
     }
-    bool ok = jtrue(root, "ok");
+    fedctl_text_t t = {.num = 0};
+    bool ok = field_true(root, "ok");
     if (json) {
         fwrite(ans, 1, len, stdout);
     } else if (!ok) {
-        fprintf(stderr, "fedctl: %s\n", jtext(root, "error"));
-    } else if (jget(root, "peers") != NULL) {
-        print_peers(jget(root, "peers"));
-    } else if (jget(root, "pairs") != NULL) {
-        print_pairs(jget(root, "pairs"));
-    } else if (jget(root, "stats") != NULL) {
-        print_stats(jget(root, "stats"));
-    } else if (jget(root, "reloaded") != NULL) {
+        fprintf(stderr, "fedctl: %s\n", field_text(&t, root, "error"));
+    } else if (json_object_get(root, "peers") != NULL) {
+        print_peers(json_object_get(root, "peers"));
+    } else if (json_object_get(root, "pairs") != NULL) {
+        print_pairs(json_object_get(root, "pairs"));
+    } else if (json_object_get(root, "stats") != NULL) {
+        print_stats(json_object_get(root, "stats"));
+    } else if (json_object_get(root, "reloaded") != NULL) {
         printf("configuration reloaded\n");
-    } else if (jget(root, "affected") != NULL) {
+    } else if (json_object_get(root, "affected") != NULL) {
         print_peer_op(root);
-    } else if (jget(root, "verdicts") != NULL) {
+    } else if (json_object_get(root, "verdicts") != NULL) {
         print_verdicts(root);
-    } else if (jget(root, "flushed") != NULL) {
-        printf("flushed %s verdicts\n", jtext(root, "flushed"));
+    } else if (json_object_get(root, "flushed") != NULL) {
+        printf("flushed %s verdicts\n", field_text(&t, root, "flushed"));
     } else {
         fwrite(ans, 1, len, stdout);
     }
-    status = ok ? 0 : 1;
+    // The router marks an error answer caused by the request itself (unknown command, bad
+    // arguments) with "usage":true: a usage error, like a local one.
+    status = ok ? 0 : field_true(root, "usage") ? 2 : 1;
 out:
-    jfree(root);
+    json_decref(root);
     free(ans);
     if (fd >= 0) {
         close(fd);

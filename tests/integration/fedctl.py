@@ -9,6 +9,8 @@ ways, on A:
   - `fedctl --json pairs` lists the pair a.test -> b.test valid on that peer, nothing queued;
   - `fedctl --json stats` carries the traffic (stanzas routed) and the pooled stream gauge;
   - `fedctl verdicts-flush B-ADDR` answers ok with a count; a malformed address is refused;
+  - exit status: an unknown command, `drain-peer bogus`, a malformed address and no command at
+    all exit 2 (usage; the router's answer carries "usage":true), no router at the socket exits 1;
   - an unknown command, and a raw request without a newline that stays open, get an error
     answer; the router keeps routing and answering afterwards.
 fedctl is looked up next to the fedrouter binary (../tools/fedctl) or in $FEDCTL_BIN."""
@@ -148,15 +150,27 @@ def scenario(env):
     check(rc == 0 and doc.get("ok") is True and isinstance(doc.get("flushed"), int),
           "verdicts-flush %s answers ok with a count" % b_addr, doc)
     rc, doc = fedctl_json(tool, a.admin, "verdicts-flush", "not-an-address")
-    check(rc == 1 and doc.get("ok") is False and "usage" in doc.get("error", ""),
-          "verdicts-flush with a malformed address is refused", doc)
+    check(rc == 2 and doc.get("ok") is False and doc.get("usage") is True
+          and "usage" in doc.get("error", ""),
+          "verdicts-flush with a malformed address is refused as a usage error (exit 2)", (rc, doc))
 
     # Errors: unknown command, a request line that never ends.
+    # Exit status (tools/OPERATIONS.md): 0 ok, 1 an error answer or no router, 2 a usage error,
+    # local or one the router marks "usage":true.
     rc, out, err = fedctl(tool, a.admin, "frobnicate", "now")
-    check(rc == 1 and "unknown command 'frobnicate'" in err, "an unknown command gets an error",
-          (rc, out, err))
+    check(rc == 2 and "unknown command 'frobnicate'" in err,
+          "an unknown command is a usage error (exit 2)", (rc, out, err))
     rc, doc = fedctl_json(tool, a.admin, "frobnicate")
-    check(rc == 1 and doc.get("ok") is False, "... in JSON too: ok false", doc)
+    check(rc == 2 and doc.get("ok") is False and doc.get("usage") is True,
+          "... in JSON too: ok false, usage true, exit 2", (rc, doc))
+    rc, out, err = fedctl(tool, a.admin, "drain-peer", "bogus")
+    check(rc == 2 and "usage: drain-peer" in err, "drain-peer bogus is a usage error (exit 2)",
+          (rc, out, err))
+    rc, out, err = fedctl(tool, a.admin)
+    check(rc == 2 and "usage: fedctl" in err, "no command: a local usage error (exit 2)",
+          (rc, out, err))
+    rc, out, err = fedctl(tool, env.path("no-such-admin.sock"), "peers")
+    check(rc == 1 and "cannot connect" in err, "router unreachable: exit 1", (rc, out, err))
     c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     c.settimeout(10)
     c.connect(a.admin)

@@ -77,7 +77,8 @@ def scenario(env):
     check(rc == 0 and doc.get("verdicts") == [] and doc.get("total") == 0,
           "verdicts --domain nowhere.test: none", doc)
     rc, doc = fedctl_json(tool, a.admin, "verdicts", "--bogus")
-    check(rc == 1 and "usage" in doc.get("error", ""), "verdicts with an unknown option: usage", doc)
+    check(rc == 2 and doc.get("usage") is True and "usage" in doc.get("error", ""),
+          "verdicts with an unknown option: usage (exit 2)", (rc, doc))
     rc, out, err = fedctl(tool, a.admin, "verdicts")
     check(rc == 0 and "b.test" in out and "PKIX" in out and "positive" in out
           and out_v[0]["fp"][:16] in out, "fedctl verdicts (table): b.test positive PKIX, short fp",
@@ -141,7 +142,8 @@ def scenario(env):
     check(a.router.scrape().get("fedrouter_tcp_connects_total", direction="in") > in_before,
           "B reconnected to A for the next stanzas", in_before)
     rc, doc = fedctl_json(tool, a.admin, "flush-peer", "nonsense")
-    check(rc == 1 and "usage" in doc.get("error", ""), "flush-peer with a bad address: usage", doc)
+    check(rc == 2 and doc.get("usage") is True and "usage" in doc.get("error", ""),
+          "flush-peer with a bad address: usage (exit 2)", (rc, doc))
 
     # ---- drain-peer under traffic ---------------------------------------------------------------
     errors_b_before = b.router.scrape().get("fedrouter_stream_errors_total")
@@ -209,8 +211,8 @@ def scenario(env):
     check(rc == 0 and doc["affected"][0].get("draining") is False, "undrain-peer B", doc)
     h.exchange(a, b, 3, prefix="undrained")
     rc, doc = fedctl_json(tool, a.admin, "drain-peer", "127.0.0.9:5269")
-    check(rc == 1 and "no peer" in doc.get("error", ""), "drain-peer of an unknown address: error",
-          doc)
+    check(rc == 1 and "no peer" in doc.get("error", "") and "usage" not in doc,
+          "drain-peer of an unknown address: an error, not a usage error (exit 1)", (rc, doc))
 
     # ---- permissions --------------------------------------------------------------------------
     st = os.stat(a.admin)
