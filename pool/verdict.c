@@ -348,6 +348,24 @@ size_t pool_verdicts_flush_addr(pool_verdicts_t *vt, const struct sockaddr_stora
     return num_removed;
 }
 
+const char *pool_prooftype_name(pool_prooftype_t pt) {
+    switch (pt) {
+    case POOL_PROOF_PKIX:
+        return "PKIX";
+    case POOL_PROOF_DANE:
+        return "DANE";
+    case POOL_PROOF_POSH:
+        return "POSH";
+    case POOL_PROOF_DIALBACK:
+        return "DIALBACK";
+    case POOL_PROOF_POLICY:
+        return "POLICY";
+    case POOL_PROOF_NONE:
+        break;
+    }
+    return "NONE";
+}
+
 size_t pool_verdicts_flush_all(pool_verdicts_t *vt) {
     size_t num_removed = 0;
     for (size_t si = 0; vt != NULL && si < VT_NUM_SHARDS; si++) {

@@ -77,6 +77,9 @@ RT_MUSTCHECK rc_t pool_verdicts_put(pool_verdicts_t *vt, const pool_verdict_key_
 // pool_verdicts_flush_addr removes every entry for |addr| (all certificates and domains), e.g.
 // when an operator flushes a peer or the peer's certificate changed. Returns how many.
 size_t pool_verdicts_flush_addr(pool_verdicts_t *vt, const struct sockaddr_storage *addr);
+// pool_prooftype_name returns "PKIX", "DANE", "POSH", "DIALBACK", "POLICY" or "NONE". Thread: any.
+const char *pool_prooftype_name(pool_prooftype_t pt);
+
 // pool_verdicts_flush_all removes every entry (a reload changed the trust store or the
 // prooftype policies the verdicts were decided under). Returns how many. Thread: any.
 size_t pool_verdicts_flush_all(pool_verdicts_t *vt);

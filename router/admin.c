@@ -354,24 +354,6 @@ static bool next_token(const char **p, const char *end, const char **tok, size_t
     return true;
 }
 
-static const char *proof_name(pool_prooftype_t pt) {
-    switch (pt) {
-    case POOL_PROOF_PKIX:
-        return "PKIX";
-    case POOL_PROOF_DANE:
-        return "DANE";
-    case POOL_PROOF_POSH:
-        return "POSH";
-    case POOL_PROOF_DIALBACK:
-        return "DIALBACK";
-    case POOL_PROOF_POLICY:
-        return "POLICY";
-    case POOL_PROOF_NONE:
-        break;
-    }
-    return "NONE";
-}
-
 // answer_verdicts lists the verdict table, filtered by "--domain D" and "--peer IP[:PORT]" in
 // |args|. The table has its own shard locks: the admin thread reads it directly.
 static void answer_verdicts(rt_admin_t *a, const char *args, size_t args_len, core_bld_t *b) {
@@ -437,7 +419,7 @@ static void answer_verdicts(rt_admin_t *a, const char *args, size_t args_len, co
         rt_admin_json_str(b, e[i].domain);
         uint64_t left = e[i].v.expires_ms > now ? (e[i].v.expires_ms - now + 999) / 1000 : 0;
         core_bld_printf(b, ",\"positive\":%s,\"prooftype\":\"%s\",\"expires_in_s\":%llu}",
-                        e[i].v.positive ? "true" : "false", proof_name(e[i].v.proof),
+                        e[i].v.positive ? "true" : "false", pool_prooftype_name(e[i].v.proof),
                         (unsigned long long)left);
     }
     core_bld_add_str(b, "]}\n");

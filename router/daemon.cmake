@@ -13,6 +13,6 @@ add_executable(fedrouter
   s2s_out.c
   tls.c
 )
-target_link_libraries(fedrouter PRIVATE router_xml router_dns router_posh router_conf router_stats pool dna
+target_link_libraries(fedrouter PRIVATE router_xml router_dns router_posh router_posh_dns router_conf router_stats pool dna
   router_core bssl PkgConfig::URING Threads::Threads)
 target_compile_definitions(fedrouter PRIVATE RT_VERSION="${PROJECT_VERSION}")

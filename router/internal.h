@@ -330,7 +330,7 @@ struct rt_worker {
     rt_dns_t *dns;
     rt_dns_watch_t *dns_watches;
     struct rt_posh *posh; // POSH fetcher (proof.c), created on first use
-    struct rt_posh_wait *posh_waits; // its name resolutions in flight (proof.c)
+    struct rt_posh_dns *posh_dns; // its resolver on |dns| (proof.c)
     rt_conn_t **comp_by_domain; // [conf->num_domains]: this worker's bound component
     rt_opair_t *pair_table[RT_OUT_BUCKETS];
     rt_peer_t *peer_table[RT_OUT_BUCKETS];

@@ -1413,31 +1413,13 @@ static void admin_dump_peer(rt_worker_t *w, const rt_peer_t *peer, core_bld_t *b
     core_bld_add_str(b, "]}");
 }
 
-static const char *pool_proof_name(pool_prooftype_t pt) {
-    switch (pt) {
-    case POOL_PROOF_PKIX:
-        return "PKIX";
-    case POOL_PROOF_DANE:
-        return "DANE";
-    case POOL_PROOF_POSH:
-        return "POSH";
-    case POOL_PROOF_DIALBACK:
-        return "DIALBACK";
-    case POOL_PROOF_POLICY:
-        return "POLICY";
-    case POOL_PROOF_NONE:
-        break;
-    }
-    return "NONE";
-}
-
 // admin_verdict_proof: the prooftype of the positive verdict for |k|, or NULL when none.
 static const char *admin_verdict_proof(rt_worker_t *w, const pool_verdict_key_t *k) {
     pool_verdict_t v;
     if (pool_verdicts_lookup(w->rt->verdicts, k, w->now_ms, &v) != POOL_VERDICT_HIT) {
         return NULL;
     }
-    return pool_proof_name(v.proof);
+    return pool_prooftype_name(v.proof);
 }
 
 // admin_opair_how: how outbound pair |p| was (or is being) verified, and on what proof.
@@ -1502,17 +1484,7 @@ static void admin_dump_pair(rt_worker_t *w, const rt_opair_t *p, core_bld_t *b) 
 // db:verify), plain "dialback" otherwise; a pair that is not the stream's first one was
 // piggybacked (multiplexed) onto it.
 static void admin_dump_in_pairs(rt_worker_t *w, const rt_conn_t *c, core_bld_t *b, bool *first) {
-    pool_verdict_key_t k;
-    core_memset(&k, 0, sizeof(k));
-    k.addr = c->peer_sa;
-    if (k.addr.ss_family == AF_INET) {
-        ((struct sockaddr_in *)&k.addr)->sin_port = 0;
-    } else if (k.addr.ss_family == AF_INET6) {
-        ((struct sockaddr_in6 *)&k.addr)->sin6_port = 0;
-    }
-    if (c->tls_on && c->has_peer_fp) {
-        core_memcpy(k.fp, c->peer_fp, POOL_FP_LEN);
-    }
+    pool_verdict_key_t k = rt_proof_verdict_key(c, "");
     for (size_t i = 0; i < c->pairs.num; i++) {
         const pool_pair_t *p = &c->pairs.pairs[i];
         k.domain = p->remote;

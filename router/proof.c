@@ -11,6 +11,7 @@
 #include "dna/tlsa.h"
 #include "router/core/mem.h"
 #include "router/internal.h"
+#include "router/posh_dns.h"
 #include "router/posh_fetch.h"
 
 // One log line per check, with the stream it ran on: "w0 c12 10.0.0.2:5269 out: domain ...".
@@ -65,7 +66,7 @@ static bool is_outbound(const rt_conn_t *c) {
 
 // verdict_key: outbound streams are keyed by the peer address they connected to, inbound ones
 // by the source address without port (an initiator's source port means nothing).
-static pool_verdict_key_t verdict_key(const rt_conn_t *c, const char *domain) {
+pool_verdict_key_t rt_proof_verdict_key(const rt_conn_t *c, const char *domain) {
     pool_verdict_key_t k;
     core_memset(&k, 0, sizeof(k));
     if (is_outbound(c) && c->peer != NULL) {
@@ -116,7 +117,7 @@ static pool_prooftype_t to_pool(dna_prooftype_t p) {
 // and the policy let dialback decide).
 static bool lookup_verdict(rt_conn_t *c, const char *domain, dna_verdict_t *out) {
     rt_worker_t *w = c->w;
-    pool_verdict_key_t k = verdict_key(c, domain);
+    pool_verdict_key_t k = rt_proof_verdict_key(c, domain);
     pool_verdict_t v;
     switch (pool_verdicts_lookup(w->rt->verdicts, &k, w->now_ms, &v)) {
     case POOL_VERDICT_HIT:
@@ -162,7 +163,7 @@ static void store_verdict(rt_conn_t *c, const char *domain, const dna_verdict_t 
     if (v->kind == DNA_VERDICT_TEMPFAIL) {
         return;
     }
-    pool_verdict_key_t k = verdict_key(c, domain);
+    pool_verdict_key_t k = rt_proof_verdict_key(c, domain);
     // Negative entries: NONE = not proven, dialback decides; a prooftype = refused by it;
     // POLICY = refused because the policy wants a proof and none had material.
     pool_prooftype_t proof = to_pool(v->prooftype);
@@ -540,115 +541,20 @@ static void posh_done(void *ctx, const rt_posh_result_t *res) {
 }
 
 // ---- POSH fetcher per worker -------------------------------------------------------------------
-// The fetcher resolves HTTPS hosts through the worker's c-ares resolver (A/AAAA only).
-
-struct rt_posh_wait {
-    struct rt_posh_wait *next;
-    rt_worker_t *w;
-    rt_posh_resolved_cb cb;
-    void *cbctx;
-};
-
-static void posh_wait_unlink(rt_worker_t *w, struct rt_posh_wait *pw) {
-    for (struct rt_posh_wait **pp = &w->posh_waits; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == pw) {
-            *pp = pw->next;
-            return;
-        }
-    }
-}
-
-// global_addr: |sa| is a globally routable unicast address (not loopback, unspecified, private
-// RFC 1918 / CGN / ULA, link-local, multicast, documentation or reserved).
-static bool global_addr(const struct sockaddr_storage *sa) {
-    if (sa->ss_family == AF_INET) {
-        const uint8_t *a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-        return !(a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224 ||
-                 (a[0] == 100 && (a[1] & 0xc0) == 64) || (a[0] == 169 && a[1] == 254) ||
-                 (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
-                 (a[0] == 192 && a[1] == 0 && (a[2] == 0 || a[2] == 2)) ||
-                 (a[0] == 198 && (a[1] & 0xfe) == 18) || (a[0] == 198 && a[1] == 51 && a[2] == 100) ||
-                 (a[0] == 203 && a[1] == 0 && a[2] == 113));
-    }
-    if (sa->ss_family == AF_INET6) {
-        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        const uint8_t *a = a6->s6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a6)) {
-            struct sockaddr_storage v4;
-            core_memset(&v4, 0, sizeof(v4));
-            v4.ss_family = AF_INET;
-            core_memcpy(&((struct sockaddr_in *)&v4)->sin_addr, a + 12, 4);
-            return global_addr(&v4);
-        }
-        return (a[0] & 0xe0) == 0x20 && // 2000::/3, global unicast
-               !(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8); // 2001:db8::/32
-    }
-    return false;
-}
-
-static void posh_resolved(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num) {
-    struct rt_posh_wait *pw = ctx;
-    struct sockaddr_storage sas[16];
-    socklen_t lens[16];
-    size_t n = 0;
-    size_t skipped = 0;
-    for (size_t i = 0; rc == RC_OK && i < num && n < 16; i++) {
-        if (!pw->w->conf->posh_private_addresses && !global_addr(&addrs[i].sa)) {
-            skipped++; // a peer picks the domain: never connect into the operator's network
-            continue;
-        }
-        sas[n] = addrs[i].sa;
-        lens[n] = addrs[i].sa_len;
-        n++;
-    }
-    if (skipped > 0) {
-        CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_DNA,
-                 "posh: %zu non-global address(es) of a POSH host skipped "
-                 "(s2s.posh_private_addresses = false)", skipped);
-    }
-    posh_wait_unlink(pw->w, pw);
-    rt_posh_resolved_cb cb = pw->cb;
-    void *cbctx = pw->cbctx;
-    free(pw);
-    cb(cbctx, n > 0 ? RC_OK : (rc == RC_OK ? RC_DNS_NOT_FOUND : rc), sas, lens, n);
-}
-
-static rc_t posh_resolve(void *rctx, const char *host, uint16_t port, rt_posh_resolved_cb cb,
-                         void *cbctx) {
-    rt_worker_t *w = rctx;
-    struct rt_posh_wait *pw = core_xcalloc(1, sizeof(*pw));
-    pw->w = w;
-    pw->cb = cb;
-    pw->cbctx = cbctx;
-    rc_t rc = rt_dns_resolve_host(w->dns, host, port, posh_resolved, pw);
-    if (rc != RC_OK) {
-        free(pw);
-        return rc;
-    }
-    pw->next = w->posh_waits;
-    w->posh_waits = pw;
-    return RC_OK;
-}
-
-static void posh_resolve_cancel(void *rctx, void *cbctx) {
-    rt_worker_t *w = rctx;
-    struct rt_posh_wait *pw = w->posh_waits;
-    while (pw != NULL && pw->cbctx != cbctx) {
-        pw = pw->next;
-    }
-    if (pw != NULL) {
-        rt_dns_cancel(w->dns, pw);
-        posh_wait_unlink(w, pw);
-        free(pw);
-    }
-}
+// The fetcher resolves HTTPS hosts through the worker's c-ares resolver (router/posh_dns.h).
 
 static rt_posh_t *worker_posh(rt_worker_t *w) {
+    if (w->posh_dns != NULL) {
+        rt_posh_dns_set_allow_private(w->posh_dns, w->conf->posh_private_addresses); // reloads
+    }
     if (w->posh == NULL && w->conf->ca_file != NULL) {
+        if (w->posh_dns == NULL) {
+            w->posh_dns = rt_posh_dns_new(w->dns, w->conf->posh_private_addresses);
+        }
         rt_posh_conf_t pc = {.ca_file = w->conf->ca_file,
                              .port = w->conf->posh_port,
                              .timeout_ms = w->conf->dna_timeout_s * 1000u,
-                             .resolver = {posh_resolve, posh_resolve_cancel, w}};
+                             .resolver = rt_posh_dns_resolver(w->posh_dns)};
         w->posh = rt_posh_new(&pc, rt_worker_posh_watch, w);
     }
     return w->posh;
@@ -657,12 +563,8 @@ static rt_posh_t *worker_posh(rt_worker_t *w) {
 void rt_proof_worker_cleanup(rt_worker_t *w) {
     rt_posh_free(w->posh); // pending callbacks: their connections are gone already
     w->posh = NULL;
-    while (w->posh_waits != NULL) {
-        struct rt_posh_wait *pw = w->posh_waits;
-        w->posh_waits = pw->next;
-        rt_dns_cancel(w->dns, pw);
-        free(pw);
-    }
+    rt_posh_dns_free(w->posh_dns);
+    w->posh_dns = NULL;
 }
 
 // ---- entry points --------------------------------------------------------------------------------

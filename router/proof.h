@@ -24,6 +24,7 @@
 #include <stdbool.h>
 
 #include "dna/prooftype.h"
+#include "pool/verdict.h"
 
 typedef struct rt_conn rt_conn_t;
 typedef struct rt_worker rt_worker_t;
@@ -44,6 +45,11 @@ typedef enum rt_proof_use {
 // rt_sout_proof, rt_pool_target_proof) unless the connection closes first.
 bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const char *aux,
                     const char *key, dna_verdict_t *out);
+
+// rt_proof_verdict_key is the verdict-table key of |domain| on |c|: the peer address an
+// outbound stream connected to, or an inbound stream's source address without its port; the
+// SHA-256 of the peer's certificate (zero without one). |key.domain| borrows |domain|.
+pool_verdict_key_t rt_proof_verdict_key(const rt_conn_t *c, const char *domain);
 
 // rt_proof_known_proven is true when the verdict table holds a proof that the peer on |c|
 // serves |domain| (a check that ended PROVEN and has not expired).

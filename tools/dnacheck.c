@@ -60,6 +60,7 @@
 #include "router/core/log.h"
 #include "router/core/mem.h"
 #include "router/dns.h"
+#include "router/posh_dns.h"
 #include "router/posh_fetch.h"
 #include "router/xml_stream.h"
 
@@ -150,13 +151,6 @@ typedef struct dc_watch {
     int owner; // 0 rt_dns, 1 rt_posh
 } dc_watch_t;
 
-typedef struct dc_posh_wait {
-    struct dc_posh_wait *next;
-    struct dc *dc;
-    rt_posh_resolved_cb cb;
-    void *cbctx;
-} dc_posh_wait_t;
-
 typedef struct dc {
     // Options.
     const char *domain_in;
@@ -180,7 +174,7 @@ typedef struct dc {
     rt_posh_t *posh;
     dc_watch_t watch[DC_MAX_WATCH];
     size_t num_watch;
-    dc_posh_wait_t *posh_waits;
+    rt_posh_dns_t *posh_dns; // the fetcher's resolver on |dns| (router/posh_dns.h)
     // 1. DNS.
     dc_srv_t srv[2]; // [0] _xmpps-server (direct TLS), [1] _xmpp-server
     bool s2s_done;
@@ -813,63 +807,7 @@ static void dane_evidence(dc_t *dc) {
     }
 }
 
-// ---- 3. POSH (rt_posh_fetch with a resolver adapter onto rt_dns, as router/proof.c) -------------
-
-static void posh_wait_unlink(dc_t *dc, dc_posh_wait_t *pw) {
-    for (dc_posh_wait_t **pp = &dc->posh_waits; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == pw) {
-            *pp = pw->next;
-            return;
-        }
-    }
-}
-
-static void posh_resolved(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num) {
-    dc_posh_wait_t *pw = ctx;
-    struct sockaddr_storage sas[16];
-    socklen_t lens[16];
-    size_t n = 0;
-    for (size_t i = 0; rc == RC_OK && i < num && n < 16; i++) {
-        sas[n] = addrs[i].sa;
-        lens[n] = addrs[i].sa_len;
-        n++;
-    }
-    posh_wait_unlink(pw->dc, pw);
-    rt_posh_resolved_cb cb = pw->cb;
-    void *cbctx = pw->cbctx;
-    free(pw);
-    cb(cbctx, n > 0 ? RC_OK : (rc == RC_OK ? RC_DNS_NOT_FOUND : rc), sas, lens, n);
-}
-
-static rc_t posh_resolve(void *rctx, const char *host, uint16_t port, rt_posh_resolved_cb cb,
-                         void *cbctx) {
-    dc_t *dc = rctx;
-    dc_posh_wait_t *pw = core_xcalloc(1, sizeof(*pw));
-    pw->dc = dc;
-    pw->cb = cb;
-    pw->cbctx = cbctx;
-    rc_t rc = rt_dns_resolve_host(dc->dns, host, port, posh_resolved, pw);
-    if (rc != RC_OK) {
-        free(pw);
-        return rc;
-    }
-    pw->next = dc->posh_waits;
-    dc->posh_waits = pw;
-    return RC_OK;
-}
-
-static void posh_resolve_cancel(void *rctx, void *cbctx) {
-    dc_t *dc = rctx;
-    dc_posh_wait_t *pw = dc->posh_waits;
-    while (pw != NULL && pw->cbctx != cbctx) {
-        pw = pw->next;
-    }
-    if (pw != NULL) {
-        rt_dns_cancel(dc->dns, pw);
-        posh_wait_unlink(dc, pw);
-        free(pw);
-    }
-}
+// ---- 3. POSH (rt_posh_fetch resolving through rt_dns, as router/proof.c) -------------------------
 
 static void posh_cb(void *ctx, const rt_posh_result_t *res) {
     dc_t *dc = ctx;
@@ -913,10 +851,13 @@ static void phase_posh(dc_t *dc) {
                  "POSH documents either");
         return;
     }
+    // The operator asks: any address of the POSH host may be tried (the router skips
+    // non-global ones unless s2s.posh_private_addresses).
+    dc->posh_dns = rt_posh_dns_new(dc->dns, true);
     rt_posh_conf_t pc = {.ca_file = dc->ca_file,
                          .port = dc->posh_port,
                          .timeout_ms = dc->timeout_s * 1000u,
-                         .resolver = {posh_resolve, posh_resolve_cancel, dc}};
+                         .resolver = rt_posh_dns_resolver(dc->posh_dns)};
     dc->posh = rt_posh_new(&pc, posh_watch, dc);
     if (dc->posh == NULL) {
         snprintf(dc->posh_why, sizeof(dc->posh_why), "the POSH fetcher is not available");
@@ -2054,12 +1995,7 @@ int main(int argc, char **argv) {
     ret = dc->verdict.kind == DNA_VERDICT_PROVEN ? DC_EXIT_PROVEN : DC_EXIT_NOT_PROVEN;
 out:
     rt_posh_free(dc->posh);
-    while (dc->posh_waits != NULL) {
-        dc_posh_wait_t *pw = dc->posh_waits;
-        dc->posh_waits = pw->next;
-        rt_dns_cancel(dc->dns, pw);
-        free(pw);
-    }
+    rt_posh_dns_free(dc->posh_dns);
     rt_dns_free(dc->dns);
     for (size_t i = 0; i < dc->num_targets; i++) {
         for (size_t j = 0; j < dc->targets[i].num_rrs; j++) {

@@ -3,5 +3,5 @@
 # XML framing; jansson for --json (Debian libjansson-dev; dna/ finds it privately).
 pkg_check_modules(DNACHECK_JANSSON REQUIRED IMPORTED_TARGET jansson)
 add_executable(dnacheck dnacheck.c)
-target_link_libraries(dnacheck PRIVATE router_dns router_posh router_conf router_xml dna
+target_link_libraries(dnacheck PRIVATE router_dns router_posh router_posh_dns router_conf router_xml dna
   PkgConfig::DNACHECK_JANSSON bssl)
