@@ -80,15 +80,7 @@ def scenario(env):
     m = router.scrape()
     C = "fedrouter_domain_checks_total"
     A = "fedrouter_s2s_auth_total"
-    log("fedrouter: tcp connects in=%g out=%g, tls handshakes in=%g out=%g, pooled streams=%g, "
-        "piggybacked out=%g, bounces=%g" % (
-            m.get("fedrouter_tcp_connects_total", direction="in"),
-            m.get("fedrouter_tcp_connects_total", direction="out"),
-            m.get("fedrouter_tls_handshakes_total", direction="in"),
-            m.get("fedrouter_tls_handshakes_total", direction="out"),
-            m.get("fedrouter_pool_streams"), m.get("fedrouter_pairs_piggybacked_total",
-                                                   direction="out"),
-            m.get("fedrouter_bounces_total")))
+    lab.log_connection_counts(m)
     log("fedrouter: checks proven/dane=%g refused/dane=%g dialback=%g; auth in/external=%g "
         "out/external=%g dialback=%g" % (
             m.get(C, result="proven", prooftype="dane"), m.get(C, result="refused", prooftype="dane"),

@@ -333,6 +333,19 @@ def fr_conf(env, domains, certs, s2s=None, workers=2, policies=None):
     return conf, dict(secrets)
 
 
+def log_connection_counts(m):
+    """Logs fedrouter's connection counts from the scrape |m| (harness.Metrics)."""
+    log("fedrouter: tcp connects in=%g out=%g, tls handshakes in=%g out=%g, pooled streams=%g, "
+        "piggybacked out=%g, bounces=%g" % (
+            m.get("fedrouter_tcp_connects_total", direction="in"),
+            m.get("fedrouter_tcp_connects_total", direction="out"),
+            m.get("fedrouter_tls_handshakes_total", direction="in"),
+            m.get("fedrouter_tls_handshakes_total", direction="out"),
+            m.get("fedrouter_pool_streams"),
+            m.get("fedrouter_pairs_piggybacked_total", direction="out"),
+            m.get("fedrouter_bounces_total")))
+
+
 class Site:
     """A hosted domain's component (harness.Component) on the router."""
 
