@@ -1,5 +1,5 @@
 # unit_dns: router/dns.c against a real unbound on 127.0.0.1 (skips, exit 77, without unbound).
-add_executable(test_dns unit/router/test_dns.c support/t_unbound.c)
+add_executable(test_dns unit/router/test_dns.c support/t_unbound.c support/t_dnsloop.c)
 target_include_directories(test_dns PRIVATE ${PROJECT_SOURCE_DIR})
 target_link_libraries(test_dns PRIVATE router_dns)
 add_test(NAME unit_dns COMMAND test_dns)

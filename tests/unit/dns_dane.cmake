@@ -1,7 +1,7 @@
 # unit_dns_dane: the DNSSEC side of router/dns.c (srv_secure, TLSA lookups, rt_dns_resolve_host)
 # against tests/support/dnssec_lab.py (knotd signing + validating unbound on 127.0.0.1). Skips
 # (exit 77) without python3, knotd or unbound.
-add_executable(test_dns_dane unit/router/test_dns_dane.c)
+add_executable(test_dns_dane unit/router/test_dns_dane.c support/t_dnsloop.c)
 target_include_directories(test_dns_dane PRIVATE ${PROJECT_SOURCE_DIR})
 target_link_libraries(test_dns_dane PRIVATE router_dns)
 target_compile_definitions(test_dns_dane PRIVATE

@@ -13,6 +13,7 @@
 
 #include "router/core/log.h"
 #include "router/dns.h"
+#include "tests/support/t_dnsloop.h"
 #include "tests/support/t.h"
 #include "tests/support/t_unbound.h"
 
@@ -70,104 +71,29 @@ static const char zone[] =
     "local-data: \"_xmpp-server._tcp.short.test. 1 IN SRV 0 0 5269 t.short.test.\"\n"
     "local-data: \"t.short.test. 300 IN A 192.0.2.120\"\n";
 
-// --- a tiny poll() loop ------------------------------------------------------------------------
-
-typedef struct loop {
-    struct pollfd fds[32];
-    size_t num;
-    size_t num_watch_calls;
-} loop_t;
-
-static void on_watch(void *loop_ctx, int fd, bool r, bool w) {
-    loop_t *l = loop_ctx;
-    size_t i = 0;
-    l->num_watch_calls++;
-    while (i < l->num && l->fds[i].fd != fd) {
-        i++;
-    }
-    if (!r && !w) {
-        if (i < l->num) {
-            l->fds[i] = l->fds[--l->num];
-        }
-        return;
-    }
-    if (i == l->num) {
-        T_ASSERT(l->num < RT_ARRAY_LEN(l->fds));
-        l->num++;
-    }
-    l->fds[i].fd = fd;
-    l->fds[i].events = (short)((r ? POLLIN : 0) | (w ? POLLOUT : 0));
-    l->fds[i].revents = 0;
-}
-
-static uint64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-// loop_run polls until *|count| reaches |want| or |max_ms| passed.
-static void loop_run(rt_dns_t *dns, loop_t *l, const int *count, int want, uint32_t max_ms) {
-    uint64_t end = mono_ms() + max_ms;
-    while (*count < want && mono_ms() < end) {
-        struct pollfd fds[RT_ARRAY_LEN(l->fds)];
-        size_t n = l->num;
-        memcpy(fds, l->fds, n * sizeof(fds[0]));
-        int rc = poll(fds, n, (int)rt_dns_next_timeout_ms(dns, 100));
-        T_ASSERT(rc >= 0);
-        for (size_t i = 0; i < n; i++) {
-            if (fds[i].revents != 0) {
-                rt_dns_process(dns, fds[i].fd, (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0,
-                               (fds[i].revents & POLLOUT) != 0);
-            }
-        }
-        rt_dns_tick(dns);
-    }
-}
-
-// --- results -----------------------------------------------------------------------------------
-
-typedef struct res {
-    int calls;
-    rc_t rc;
-    size_t num;
-    rt_dns_addr_t addrs[16];
-} res_t;
-
-static void on_result(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num) {
-    res_t *r = ctx;
-    r->calls++;
-    r->rc = rc;
-    r->num = num;
-    T_ASSERT(num <= RT_ARRAY_LEN(r->addrs));
-    T_ASSERT((num == 0) == (rc != RC_OK));
-    if (num > 0) {
-        memcpy(r->addrs, addrs, num * sizeof(*addrs));
-    }
-}
 
 
 // on_cancel_other: a callback that cancels another pending resolution.
 typedef struct cancel_ctx {
-    res_t r;
+    t_dnsres_t r;
     rt_dns_t *dns;
     void *victim;
 } cancel_ctx_t;
 static void on_cancel_other(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num) {
     cancel_ctx_t *c = ctx;
-    on_result(&c->r, rc, addrs, num);
+    t_dnsres_cb(&c->r, rc, addrs, num);
     rt_dns_cancel(c->dns, c->victim);
 }
 
-static void resolve(res_t *r, rt_dns_t *dns, loop_t *l, const char *domain) {
+static void resolve(t_dnsres_t *r, rt_dns_t *dns, t_dnsloop_t *l, const char *domain) {
     memset(r, 0, sizeof(*r));
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, domain, on_result, r), RC_OK);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, domain, t_dnsres_cb, r), RC_OK);
     T_ASSERT_EQ(r->calls, 0); // never synchronous
-    loop_run(dns, l, &r->calls, 1, 10000);
+    t_dnsloop_run(dns, l, &r->calls, 1, 10000);
     T_ASSERT_EQ(r->calls, 1);
 }
 
-static void check_addr(const res_t *r, size_t i, const char *ip, uint16_t port, const char *host,
+static void check_addr(const t_dnsres_t *r, size_t i, const char *ip, uint16_t port, const char *host,
                        bool direct_tls, bool from_srv) {
     char buf[INET6_ADDRSTRLEN];
     const rt_dns_addr_t *a;
@@ -219,8 +145,8 @@ static const rt_dns_route_t routes[] = {
      .direct_tls = false},
 };
 
-static void test_srv(rt_dns_t *dns, loop_t *l) {
-    res_t r;
+static void test_srv(rt_dns_t *dns, t_dnsloop_t *l) {
+    t_dnsres_t r;
     resolve(&r, dns, l, "two.test");
     T_ASSERT_EQ(r.rc, RC_OK);
     T_ASSERT_EQ(r.num, 3);
@@ -253,8 +179,8 @@ static void test_srv(rt_dns_t *dns, loop_t *l) {
     check_addr(&r, 0, "192.0.2.60", 5271, "ok.skip.test", false, true);
 }
 
-static void test_not_found(rt_dns_t *dns, loop_t *l) {
-    res_t r;
+static void test_not_found(rt_dns_t *dns, t_dnsloop_t *l) {
+    t_dnsres_t r;
     resolve(&r, dns, l, "dot.test");
     T_ASSERT_EQ(r.rc, RC_DNS_NOT_FOUND);
     resolve(&r, dns, l, "bothdot.test");
@@ -265,8 +191,8 @@ static void test_not_found(rt_dns_t *dns, loop_t *l) {
     T_ASSERT_EQ(r.rc, RC_DNS_NOT_FOUND);
 }
 
-static void test_fallback(rt_dns_t *dns, loop_t *l) {
-    res_t r;
+static void test_fallback(rt_dns_t *dns, t_dnsloop_t *l) {
+    t_dnsres_t r;
     resolve(&r, dns, l, "plain.test");
     T_ASSERT_EQ(r.rc, RC_OK);
     T_ASSERT_EQ(r.num, 2);
@@ -274,10 +200,10 @@ static void test_fallback(rt_dns_t *dns, loop_t *l) {
     check_addr(&r, 1, "192.0.2.50", 5269, "plain.test", false, false);
 }
 
-static void test_static(rt_dns_t *dns, loop_t *l) {
-    res_t r;
+static void test_static(rt_dns_t *dns, t_dnsloop_t *l) {
+    t_dnsres_t r;
     memset(&r, 0, sizeof(r));
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "static-ip.example", on_result, &r), RC_OK);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "static-ip.example", t_dnsres_cb, &r), RC_OK);
     T_ASSERT_EQ(r.calls, 0);
     T_ASSERT_EQ(rt_dns_next_timeout_ms(dns, 1000), 0); // a result is waiting
     rt_dns_tick(dns);
@@ -303,8 +229,8 @@ static void test_static(rt_dns_t *dns, loop_t *l) {
     check_addr(&r, 0, "192.0.2.99", 1, "192.0.2.99", false, false);
 }
 
-static void test_idn(rt_dns_t *dns, loop_t *l) {
-    res_t r;
+static void test_idn(rt_dns_t *dns, t_dnsloop_t *l) {
+    t_dnsres_t r;
     resolve(&r, dns, l, "xn--bcher-kva.test");
     T_ASSERT_EQ(r.rc, RC_OK);
     T_ASSERT_EQ(r.num, 1);
@@ -317,22 +243,22 @@ static void test_idn(rt_dns_t *dns, loop_t *l) {
 
 static void test_bad_names(rt_dns_t *dns) {
     char longname[300];
-    res_t r;
+    t_dnsres_t r;
     memset(&r, 0, sizeof(r));
     memset(longname, 'a', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "", on_result, &r), RC_EINVAL);
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "a..b", on_result, &r), RC_EINVAL);
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "a b.test", on_result, &r), RC_EINVAL);
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "\xc3\xbc.test", on_result, &r), RC_EINVAL); // U-label
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, longname, on_result, &r), RC_EINVAL);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "", t_dnsres_cb, &r), RC_EINVAL);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "a..b", t_dnsres_cb, &r), RC_EINVAL);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "a b.test", t_dnsres_cb, &r), RC_EINVAL);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "\xc3\xbc.test", t_dnsres_cb, &r), RC_EINVAL); // U-label
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, longname, t_dnsres_cb, &r), RC_EINVAL);
     rt_dns_tick(dns);
     T_ASSERT_EQ(r.calls, 0);
 }
 
 // test_weights: RFC 2782 selection among equal priority (90:10), redone on each cache hit.
-static void test_weights(rt_dns_t *dns, loop_t *l) {
-    res_t r;
+static void test_weights(rt_dns_t *dns, t_dnsloop_t *l) {
+    t_dnsres_t r;
     int heavy = 0, light = 0;
     for (int i = 0; i < 200; i++) {
         resolve(&r, dns, l, "w.test");
@@ -366,9 +292,9 @@ static void on_any(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num) {
 // IP (no query) is still served beyond the limit. Uses its own resolver whose queries are never
 // processed, so they stay in flight.
 static void test_limit(const rt_dns_conf_t *base) {
-    loop_t l2;
+    t_dnsloop_t l2;
     memset(&l2, 0, sizeof(l2));
-    rt_dns_t *d = rt_dns_new(base, on_watch, &l2);
+    rt_dns_t *d = rt_dns_new(base, t_dnsloop_watch, &l2);
     T_ASSERT(d != NULL);
     g_any_ok = g_any_fail = 0;
     for (int i = 0; i < 4096; i++) {
@@ -385,8 +311,8 @@ static void test_limit(const rt_dns_conf_t *base) {
 
 // test_cache: with unbound stopped, cached answers (positive and negative) are still served,
 // and an expired short-TTL answer is not.
-static void test_cache(rt_dns_t *dns, loop_t *l, t_unbound_t *u) {
-    res_t r;
+static void test_cache(rt_dns_t *dns, t_dnsloop_t *l, t_unbound_t *u) {
+    t_dnsres_t r;
     resolve(&r, dns, l, "short.test");
     T_ASSERT_EQ(r.rc, RC_OK);
     check_addr(&r, 0, "192.0.2.120", 5269, "t.short.test", false, true);
@@ -426,8 +352,8 @@ static void test_timeout_cancel_free(void) {
     uint16_t port;
     int sfd = silent_server(&port);
     char servers[64];
-    loop_t l;
-    res_t r, a, b, c;
+    t_dnsloop_t l;
+    t_dnsres_t r, a, b, c;
     rt_dns_t *dns;
     memset(&l, 0, sizeof(l));
     snprintf(servers, sizeof(servers), "127.0.0.1:%u", (unsigned)port);
@@ -436,36 +362,36 @@ static void test_timeout_cancel_free(void) {
                           .num_routes = RT_ARRAY_LEN(routes),
                           .timeout_ms = 200,
                           .tries = 1};
-    dns = rt_dns_new(&conf, on_watch, &l);
+    dns = rt_dns_new(&conf, t_dnsloop_watch, &l);
     T_ASSERT(dns != NULL);
 
     // timeout -> RC_DNS_FAIL, after about the configured timeout
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = t_mono_ms();
     resolve(&r, dns, &l, "two.test");
-    uint64_t dt = mono_ms() - t0;
+    uint64_t dt = t_mono_ms() - t0;
     T_ASSERT_EQ(r.rc, RC_DNS_FAIL);
     T_ASSERT(dt >= 150 && dt < 3000);
     // failures are not cached: the query goes out again (and times out again)
-    t0 = mono_ms();
+    t0 = t_mono_ms();
     resolve(&r, dns, &l, "two.test");
     T_ASSERT_EQ(r.rc, RC_DNS_FAIL);
-    T_ASSERT(mono_ms() - t0 >= 150);
+    T_ASSERT(t_mono_ms() - t0 >= 150);
 
     // cancel while queries are in flight: |a| never runs, |b| does
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "one.test", on_result, &a), RC_OK);
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "other.test", on_result, &b), RC_OK);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "one.test", t_dnsres_cb, &a), RC_OK);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "other.test", t_dnsres_cb, &b), RC_OK);
     rt_dns_cancel(dns, &a);
-    loop_run(dns, &l, &b.calls, 1, 5000);
+    t_dnsloop_run(dns, &l, &b.calls, 1, 5000);
     T_ASSERT_EQ(b.calls, 1);
     T_ASSERT_EQ(b.rc, RC_DNS_FAIL);
-    loop_run(dns, &l, &a.calls, 1, 600); // give |a| every chance to (wrongly) run
+    t_dnsloop_run(dns, &l, &a.calls, 1, 600); // give |a| every chance to (wrongly) run
     T_ASSERT_EQ(a.calls, 0);
 
     // cancel of a finished-but-undelivered result (static route) and after delivery
     memset(&a, 0, sizeof(a));
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "static-ip.example", on_result, &a), RC_OK);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "static-ip.example", t_dnsres_cb, &a), RC_OK);
     rt_dns_cancel(dns, &a);
     rt_dns_tick(dns);
     T_ASSERT_EQ(a.calls, 0);
@@ -477,7 +403,7 @@ static void test_timeout_cancel_free(void) {
     cancel_ctx_t cc = {.dns = dns, .victim = &b};
     memset(&b, 0, sizeof(b));
     T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "static-ip.example", on_cancel_other, &cc), RC_OK);
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "static-v6.example", on_result, &b), RC_OK);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "static-v6.example", t_dnsres_cb, &b), RC_OK);
     rt_dns_tick(dns);
     T_ASSERT_EQ(cc.r.calls, 1);
     T_ASSERT_EQ(b.calls, 0);
@@ -486,8 +412,8 @@ static void test_timeout_cancel_free(void) {
     // a finished one gets its result
     memset(&c, 0, sizeof(c));
     memset(&a, 0, sizeof(a));
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "pending.test", on_result, &c), RC_OK);
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "static-ip.example", on_result, &a), RC_OK);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "pending.test", t_dnsres_cb, &c), RC_OK);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, "static-ip.example", t_dnsres_cb, &a), RC_OK);
     rt_dns_free(dns);
     T_ASSERT_EQ(c.calls, 1);
     T_ASSERT_EQ(c.rc, RC_DNS_FAIL);
@@ -507,7 +433,7 @@ static void stop_unbound_at_exit(void) {
 
 int main(void) {
     static t_unbound_t u;
-    loop_t l;
+    t_dnsloop_t l;
     char servers[64];
     rt_dns_t *dns;
     memset(&u, 0, sizeof(u));
@@ -529,7 +455,7 @@ int main(void) {
                           .timeout_ms = 500,
                           .tries = 2,
                           .cache_max = 64};
-    dns = rt_dns_new(&conf, on_watch, &l);
+    dns = rt_dns_new(&conf, t_dnsloop_watch, &l);
     T_ASSERT(dns != NULL);
 
     test_srv(dns, &l);

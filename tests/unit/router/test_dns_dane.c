@@ -18,6 +18,7 @@
 
 #include "router/core/log.h"
 #include "router/dns.h"
+#include "tests/support/t_dnsloop.h"
 #include "tests/support/t.h"
 
 #ifndef T_DNSSEC_LAB
@@ -154,78 +155,6 @@ static int lab_start(char *out, size_t out_cap) {
     return 0;
 }
 
-// --- a tiny poll() loop (as in test_dns.c) -----------------------------------------------------
-
-typedef struct loop {
-    struct pollfd fds[32];
-    size_t num;
-} loop_t;
-
-static void on_watch(void *loop_ctx, int fd, bool r, bool w) {
-    loop_t *l = loop_ctx;
-    size_t i = 0;
-    while (i < l->num && l->fds[i].fd != fd) {
-        i++;
-    }
-    if (!r && !w) {
-        if (i < l->num) {
-            l->fds[i] = l->fds[--l->num];
-        }
-        return;
-    }
-    if (i == l->num) {
-        T_ASSERT(l->num < RT_ARRAY_LEN(l->fds));
-        l->num++;
-    }
-    l->fds[i].fd = fd;
-    l->fds[i].events = (short)((r ? POLLIN : 0) | (w ? POLLOUT : 0));
-    l->fds[i].revents = 0;
-}
-
-static uint64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void loop_run(rt_dns_t *dns, loop_t *l, const int *count, int want, uint32_t max_ms) {
-    uint64_t end = mono_ms() + max_ms;
-    while (*count < want && mono_ms() < end) {
-        struct pollfd fds[RT_ARRAY_LEN(l->fds)];
-        size_t n = l->num;
-        memcpy(fds, l->fds, n * sizeof(fds[0]));
-        int rc = poll(fds, n, (int)rt_dns_next_timeout_ms(dns, 100));
-        T_ASSERT(rc >= 0);
-        for (size_t i = 0; i < n; i++) {
-            if (fds[i].revents != 0) {
-                rt_dns_process(dns, fds[i].fd, (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0,
-                               (fds[i].revents & POLLOUT) != 0);
-            }
-        }
-        rt_dns_tick(dns);
-    }
-}
-
-// --- results -----------------------------------------------------------------------------------
-
-typedef struct res {
-    int calls;
-    rc_t rc;
-    size_t num;
-    rt_dns_addr_t addrs[16];
-} res_t;
-
-static void on_result(void *ctx, rc_t rc, const rt_dns_addr_t *addrs, size_t num) {
-    res_t *r = ctx;
-    r->calls++;
-    r->rc = rc;
-    r->num = num;
-    T_ASSERT(num <= RT_ARRAY_LEN(r->addrs));
-    T_ASSERT((num == 0) == (rc != RC_OK));
-    if (num > 0) {
-        memcpy(r->addrs, addrs, num * sizeof(*addrs));
-    }
-}
 
 typedef struct tres {
     int calls;
@@ -259,19 +188,19 @@ static void on_tlsa(void *ctx, const rt_dns_tlsa_t *res) {
     snprintf(r->owner, sizeof(r->owner), "%s", res->owner);
 }
 
-static void resolve(res_t *r, rt_dns_t *dns, loop_t *l, const char *domain) {
+static void resolve(t_dnsres_t *r, rt_dns_t *dns, t_dnsloop_t *l, const char *domain) {
     memset(r, 0, sizeof(*r));
-    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, domain, on_result, r), RC_OK);
+    T_ASSERT_EQ(rt_dns_resolve_s2s(dns, domain, t_dnsres_cb, r), RC_OK);
     T_ASSERT_EQ(r->calls, 0); // never synchronous
-    loop_run(dns, l, &r->calls, 1, 10000);
+    t_dnsloop_run(dns, l, &r->calls, 1, 10000);
     T_ASSERT_EQ(r->calls, 1);
 }
 
-static void tlsa(tres_t *r, rt_dns_t *dns, loop_t *l, const char *host, uint16_t port) {
+static void tlsa(tres_t *r, rt_dns_t *dns, t_dnsloop_t *l, const char *host, uint16_t port) {
     memset(r, 0, sizeof(*r));
     T_ASSERT_EQ(rt_dns_resolve_tlsa(dns, host, port, on_tlsa, r), RC_OK);
     T_ASSERT_EQ(r->calls, 0); // never synchronous, not even from the cache
-    loop_run(dns, l, &r->calls, 1, 10000);
+    t_dnsloop_run(dns, l, &r->calls, 1, 10000);
     T_ASSERT_EQ(r->calls, 1);
 }
 
@@ -288,7 +217,7 @@ static void addr_text(const rt_dns_addr_t *a, char *buf, size_t cap, uint16_t *o
     }
 }
 
-static void check_addr(const res_t *r, size_t i, const char *ip, uint16_t port, const char *host,
+static void check_addr(const t_dnsres_t *r, size_t i, const char *ip, uint16_t port, const char *host,
                        bool from_srv, bool srv_secure) {
     char buf[INET6_ADDRSTRLEN];
     uint16_t got_port = 0;
@@ -304,8 +233,8 @@ static void check_addr(const res_t *r, size_t i, const char *ip, uint16_t port, 
 
 // --- cases -------------------------------------------------------------------------------------
 
-static void test_srv(rt_dns_t *dns, loop_t *l) {
-    res_t r;
+static void test_srv(rt_dns_t *dns, t_dnsloop_t *l) {
+    t_dnsres_t r;
     resolve(&r, dns, l, "sec.test"); // signed zone: the SRV answer has AD
     T_ASSERT_EQ(r.rc, RC_OK);
     T_ASSERT_EQ(r.num, 1);
@@ -327,7 +256,7 @@ static void test_srv(rt_dns_t *dns, loop_t *l) {
     check_addr(&r, 0, "127.0.0.1", 5269, "host.sec.test", true, true);
 }
 
-static void test_tlsa(rt_dns_t *dns, loop_t *l) {
+static void test_tlsa(rt_dns_t *dns, t_dnsloop_t *l) {
     tres_t r;
     // secure RRset: 3 1 1 and 2 0 1 usable, the short digest malformed, usage 4 unusable
     tlsa(&r, dns, l, "host.sec.test", 5269);
@@ -374,17 +303,17 @@ static void test_tlsa(rt_dns_t *dns, loop_t *l) {
     T_ASSERT_EQ(rt_dns_resolve_tlsa(dns, "", 5269, on_tlsa, &r), RC_EINVAL);
     T_ASSERT_EQ(rt_dns_resolve_tlsa(dns, NULL, 5269, on_tlsa, &r), RC_EINVAL);
     T_ASSERT_EQ(rt_dns_resolve_tlsa(dns, "host.sec.test", 5269, NULL, &r), RC_EINVAL);
-    loop_run(dns, l, &r.calls, 1, 200);
+    t_dnsloop_run(dns, l, &r.calls, 1, 200);
     T_ASSERT_EQ(r.calls, 0);
 }
 
-static void test_host(rt_dns_t *dns, loop_t *l) {
-    res_t r;
+static void test_host(rt_dns_t *dns, t_dnsloop_t *l) {
+    t_dnsres_t r;
     memset(&r, 0, sizeof(r));
     // www.sec.test has a static route (192.0.2.7): rt_dns_resolve_host ignores it
-    T_ASSERT_EQ(rt_dns_resolve_host(dns, "WWW.sec.test.", 443, on_result, &r), RC_OK);
+    T_ASSERT_EQ(rt_dns_resolve_host(dns, "WWW.sec.test.", 443, t_dnsres_cb, &r), RC_OK);
     T_ASSERT_EQ(r.calls, 0);
-    loop_run(dns, l, &r.calls, 1, 10000);
+    t_dnsloop_run(dns, l, &r.calls, 1, 10000);
     T_ASSERT_EQ(r.calls, 1);
     T_ASSERT_EQ(r.rc, RC_OK);
     T_ASSERT_EQ(r.num, 2);
@@ -392,15 +321,15 @@ static void test_host(rt_dns_t *dns, loop_t *l) {
     check_addr(&r, 1, "127.0.0.3", 443, "www.sec.test", false, false);
     // sec.test has SRV records but no address: not found (no SRV lookup)
     memset(&r, 0, sizeof(r));
-    T_ASSERT_EQ(rt_dns_resolve_host(dns, "sec.test", 443, on_result, &r), RC_OK);
-    loop_run(dns, l, &r.calls, 1, 10000);
+    T_ASSERT_EQ(rt_dns_resolve_host(dns, "sec.test", 443, t_dnsres_cb, &r), RC_OK);
+    t_dnsloop_run(dns, l, &r.calls, 1, 10000);
     T_ASSERT_EQ(r.calls, 1);
     T_ASSERT_EQ(r.rc, RC_DNS_NOT_FOUND);
-    T_ASSERT_EQ(rt_dns_resolve_host(dns, "sec.test", 0, on_result, &r), RC_EINVAL);
-    T_ASSERT_EQ(rt_dns_resolve_host(dns, "a..b", 443, on_result, &r), RC_EINVAL);
+    T_ASSERT_EQ(rt_dns_resolve_host(dns, "sec.test", 0, t_dnsres_cb, &r), RC_EINVAL);
+    T_ASSERT_EQ(rt_dns_resolve_host(dns, "a..b", 443, t_dnsres_cb, &r), RC_EINVAL);
 }
 
-static void test_cancel(rt_dns_t *dns, loop_t *l) {
+static void test_cancel(rt_dns_t *dns, t_dnsloop_t *l) {
     tres_t a, b;
     int done = 0;
     memset(&a, 0, sizeof(a));
@@ -409,23 +338,23 @@ static void test_cancel(rt_dns_t *dns, loop_t *l) {
     // same ctx: none of their callbacks runs; another ctx is not affected
     T_ASSERT_EQ(rt_dns_resolve_tlsa(dns, "other.sec.test", 5269, on_tlsa, &a), RC_OK);
     T_ASSERT_EQ(rt_dns_resolve_tlsa(dns, "host.insecure.test", 5269, on_tlsa, &a), RC_OK);
-    T_ASSERT_EQ(rt_dns_resolve_host(dns, "www.sec.test", 443, on_result, &a), RC_OK);
+    T_ASSERT_EQ(rt_dns_resolve_host(dns, "www.sec.test", 443, t_dnsres_cb, &a), RC_OK);
     T_ASSERT_EQ(rt_dns_resolve_tlsa(dns, "host.sec.test", 443, on_tlsa, &b), RC_OK);
     rt_dns_cancel(dns, &a);
-    loop_run(dns, l, &b.calls, 1, 10000);
+    t_dnsloop_run(dns, l, &b.calls, 1, 10000);
     T_ASSERT_EQ(b.calls, 1);
     T_ASSERT_EQ(b.dnssec, DNA_DNSSEC_SECURE);
-    loop_run(dns, l, &done, 1, 500); // let the cancelled query's answer arrive
+    t_dnsloop_run(dns, l, &done, 1, 500); // let the cancelled query's answer arrive
     T_ASSERT_EQ(a.calls, 0);
 }
 
 // test_cache stops the lab and asks again: the answers come from rt_dns's own cache.
-static void test_cache(rt_dns_t *dns, loop_t *l) {
+static void test_cache(rt_dns_t *dns, t_dnsloop_t *l) {
     tres_t r;
-    res_t s;
+    t_dnsres_t s;
     uint64_t t0;
     lab_stop();
-    t0 = mono_ms();
+    t0 = t_mono_ms();
     tlsa(&r, dns, l, "HOST.sec.test.", 5269); // normalised to the cached owner name
     T_ASSERT_EQ(r.dnssec, DNA_DNSSEC_SECURE);
     T_ASSERT_EQ(r.num_recs, 2);
@@ -440,7 +369,7 @@ static void test_cache(rt_dns_t *dns, loop_t *l) {
     tlsa(&r, dns, l, "none.sec.test", 443);
     T_ASSERT_EQ(r.dnssec, DNA_DNSSEC_SECURE);
     T_ASSERT_EQ(r.num_recs, 0);
-    T_ASSERT(mono_ms() - t0 < 1000); // no query went out
+    T_ASSERT(t_mono_ms() - t0 < 1000); // no query went out
     resolve(&s, dns, l, "sec.test");
     T_ASSERT_EQ(s.rc, RC_OK);
     T_ASSERT(s.addrs[0].srv_secure);
@@ -457,7 +386,7 @@ static void test_tempfail(void) {
     struct sockaddr_in sa;
     socklen_t len = sizeof(sa);
     char servers[64];
-    loop_t l;
+    t_dnsloop_t l;
     tres_t r, pending;
     rt_dns_t *dns;
     memset(&sa, 0, sizeof(sa));
@@ -481,7 +410,7 @@ static void test_tempfail(void) {
     }
     memset(&l, 0, sizeof(l));
     rt_dns_conf_t conf = {.servers = servers, .timeout_ms = 300, .tries = 1, .cache_max = 8};
-    dns = rt_dns_new(&conf, on_watch, &l);
+    dns = rt_dns_new(&conf, t_dnsloop_watch, &l);
     T_ASSERT(dns != NULL);
     tlsa(&r, dns, &l, "host.sec.test", 5269);
     T_ASSERT_EQ(r.dnssec, DNA_DNSSEC_TEMPFAIL);
@@ -490,13 +419,13 @@ static void test_tempfail(void) {
     // 2. a server that never answers: a timeout, not cached (the second lookup waits again)
     snprintf(servers, sizeof(servers), "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
     memset(&l, 0, sizeof(l));
-    dns = rt_dns_new(&conf, on_watch, &l);
+    dns = rt_dns_new(&conf, t_dnsloop_watch, &l);
     T_ASSERT(dns != NULL);
     for (int i = 0; i < 2; i++) {
-        uint64_t t0 = mono_ms();
+        uint64_t t0 = t_mono_ms();
         tlsa(&r, dns, &l, "host.sec.test", 5269);
         T_ASSERT_EQ(r.dnssec, DNA_DNSSEC_TEMPFAIL);
-        T_ASSERT(mono_ms() - t0 >= 250); // waited for the timeout: no cached answer
+        T_ASSERT(t_mono_ms() - t0 >= 250); // waited for the timeout: no cached answer
     }
     // 3. rt_dns_free with a lookup in flight: TEMPFAIL before it returns
     memset(&pending, 0, sizeof(pending));
@@ -516,7 +445,7 @@ static const rt_dns_route_t routes[] = {
 
 int main(void) {
     char servers[64];
-    loop_t l;
+    t_dnsloop_t l;
     rt_dns_t *dns;
     int rc;
     if (getenv("RT_TEST_VERBOSE") != NULL) {
@@ -534,7 +463,7 @@ int main(void) {
                           .timeout_ms = 1000,
                           .tries = 2,
                           .cache_max = 64};
-    dns = rt_dns_new(&conf, on_watch, &l);
+    dns = rt_dns_new(&conf, t_dnsloop_watch, &l);
     T_ASSERT(dns != NULL);
     test_srv(dns, &l);
     test_tlsa(dns, &l);
