@@ -35,6 +35,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness as h  # noqa: E402
 
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+import dnssec_lab  # noqa: E402  (knot's configuration)
+
 STATE = os.environ.get("FEDROUTER_INTEROP_STATE", "/run/fedrouter-interop")
 LOCK = STATE.rstrip("/") + ".lock"  # outside STATE: setup deletes STATE
 SKIP = 77
@@ -378,33 +381,7 @@ def start_dns(st, certs):
         f.write(zone_text(certs))
     conf = os.path.join(kd, "knot.conf")
     with open(conf, "w") as f:
-        f.write("""server:
-    rundir: "{d}"
-    listen: 127.0.0.1@5300
-    pidfile: "{d}/knot.pid"
-database:
-    storage: "{d}"
-log:
-  - target: stderr
-    any: info
-policy:
-  - id: lab
-    algorithm: ecdsap256sha256
-    ksk-lifetime: 0
-    zsk-lifetime: 0
-    nsec3: off
-template:
-  - id: default
-    storage: "{d}"
-    file: "%s.zone"
-    zonefile-sync: -1
-    zonefile-load: difference-no-serial
-    journal-content: all
-zone:
-  - domain: test.
-    dnssec-signing: on
-    dnssec-policy: lab
-""".format(d=kd))
+        f.write(dnssec_lab.knot_conf(kd, 5300, extra_zones=False))
     spawn("knotd", ns, [exe("knotd"), "-c", conf], st)
     # wait for the signed zone: the KSK (flags 257) is our trust anchor
     ksk = None

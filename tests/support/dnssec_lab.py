@@ -256,7 +256,15 @@ def _zone_text(apex, lines):
     return "\n".join(head + lines) + "\n"
 
 
-def _knot_conf(d, port):
+def knot_conf(d, port, extra_zones=True):
+    """knotd's configuration: rundir/storage |d|, listening on 127.0.0.1@|port|, signing test.
+    (ECDSA P-256, NSEC, keys that never roll) and, with |extra_zones|, the broken bogus.test.
+    and the unsigned insecure.test. (also used by tests/interop/netlab.py)."""
+    zones = """  - domain: bogus.test.
+    dnssec-signing: on
+    dnssec-policy: lab
+  - domain: insecure.test.
+""" if extra_zones else ""
     return """server:
     rundir: "{d}"
     listen: 127.0.0.1@{port}
@@ -283,11 +291,7 @@ zone:
   - domain: test.
     dnssec-signing: on
     dnssec-policy: lab
-  - domain: bogus.test.
-    dnssec-signing: on
-    dnssec-policy: lab
-  - domain: insecure.test.
-""".format(d=d, port=port)
+""".format(d=d, port=port) + zones
 
 
 def _unbound_conf(d, port, knot_port, anchor, max_ttl):
@@ -410,7 +414,7 @@ def start(d, records, watch_pid=None, max_ttl=5):
         knot_port = _free_port()
         kconf = os.path.join(kd, "knot.conf")
         with open(kconf, "w") as f:
-            f.write(_knot_conf(kd, knot_port))
+            f.write(knot_conf(kd, knot_port))
         kp = _spawn(d, "knotd", [knotd, "-c", kconf], pids, kconf)
         anchor, bogus_key = None, None
         end = time.monotonic() + 20
