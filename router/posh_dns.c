@@ -44,8 +44,16 @@ bool rt_posh_dns_global_addr(const struct sockaddr_storage *sa) {
             core_memcpy(&((struct sockaddr_in *)&v4)->sin_addr, a + 12, 4);
             return rt_posh_dns_global_addr(&v4);
         }
+        if (a[0] == 0x20 && a[1] == 0x02) { // 2002::/16, 6to4: judged by the IPv4 it embeds
+            struct sockaddr_storage v4;
+            core_memset(&v4, 0, sizeof(v4));
+            v4.ss_family = AF_INET;
+            core_memcpy(&((struct sockaddr_in *)&v4)->sin_addr, a + 2, 4);
+            return rt_posh_dns_global_addr(&v4);
+        }
         return (a[0] & 0xe0) == 0x20 && // 2000::/3, global unicast
-               !(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8); // 2001:db8::/32
+               !(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) && // 2001:db8::/32
+               !(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x00 && a[3] == 0x00);   // Teredo
     }
     return false;
 }
