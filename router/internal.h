@@ -277,6 +277,7 @@ struct rt_conn {
     dna_prooftype_t proof_type;
 
     rt_proof_job_t *proofs; // domain checks running for this connection (proof.c)
+    bool proofs_starting;   // proof.c's start_deferred loop runs (no recursion)
 
     // Component.
     size_t dom_idx; // index into conf->domains

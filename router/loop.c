@@ -257,6 +257,17 @@ static void on_accept(rt_listener_t *l, int res, uint32_t flags) {
     rt_conn_t *c = rt_conn_new(w, l->kind, res);
     socklen_t sl = sizeof(c->peer_sa);
     if (getpeername(res, (struct sockaddr *)&c->peer_sa, &sl) == 0) {
+        if (c->peer_sa.ss_family == AF_INET6 &&
+            IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&c->peer_sa)->sin6_addr)) {
+            // An IPv4 peer on a dual-stack listener: keep it as IPv4, so that every per-address
+            // key (verdicts, unauthenticated budgets, fedctl flush-peer) sees one form.
+            struct sockaddr_in6 s6 = *(struct sockaddr_in6 *)&c->peer_sa;
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&c->peer_sa;
+            core_memset(&c->peer_sa, 0, sizeof(c->peer_sa));
+            s4->sin_family = AF_INET;
+            s4->sin_port = s6.sin6_port;
+            core_memcpy(&s4->sin_addr, &s6.sin6_addr.s6_addr[12], 4);
+        }
         char ip[INET6_ADDRSTRLEN] = "?";
         uint16_t port = 0;
         if (c->peer_sa.ss_family == AF_INET) {

@@ -105,6 +105,7 @@ void rt_reload_worker_pause(rt_worker_t *w) {
     }
     pthread_mutex_unlock(&r->lock);
     rt_comp_close_removed(w);
+    rt_proof_worker_reloaded(w);
 }
 
 static bool addrs_equal(const rt_conf_addr_t *a, size_t na, const rt_conf_addr_t *b, size_t nb) {

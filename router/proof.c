@@ -23,6 +23,7 @@
 #define PROOF_TTL_CAP_MS (3600u * 1000u)     // a verdict is re-decided at least hourly
 #define PROOF_NEG_TTL_MS (60u * 1000u)       // not proven / refused: decided again after a minute
 #define PROOF_MAX_RUNNING 8 // checks gathering evidence at once per connection; more wait
+#define PROOF_MAX_WAITING 128 // checks waiting per connection; more fail for now (try later)
 
 struct rt_proof_job {
     rt_proof_job_t *next; // the connection's jobs
@@ -44,9 +45,10 @@ struct rt_proof_job {
     const char *pkix_why; // why PKIX did not prove the domain (for the log)
     // POSH.
     bool posh_pending;
+    struct rt_posh *posh; // the fetcher the pending fetch runs on (a reload replaces w->posh)
     const char *posh_why;
     bool deferred;       // waiting for one of the connection's PROOF_MAX_RUNNING slots
-    uint64_t epoch;      // rt->reload_epoch when the job began: a reload makes its policy stale
+    uint64_t epoch;      // the worker's reload_seen when |policy| was copied: a reload makes it stale
 };
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -274,18 +276,18 @@ static dna_verdict_t decide(rt_proof_job_t *job) {
     return v;
 }
 
-// finish_async ends |job| whose lookups completed after rt_proof_start returned: decides and
+// finish_one ends |job| whose lookups completed after rt_proof_start returned: decides and
 // hands the verdict to the use's handler, then lets a waiting check of the connection begin.
 // A reload while the lookups ran made the job's policy stale: the check starts again under the
 // new one, and nothing decided under the old one is recorded.
-static void finish_async(rt_proof_job_t *job) {
+static void finish_one(rt_proof_job_t *job) {
     rt_conn_t *c = job->c;
     char domain[DNA_DOMAIN_MAX], aux[DNA_DOMAIN_MAX], key[DNA_DBKEY_HEX_LEN + 1];
     rt_proof_use_t use = job->use;
     snprintf(domain, sizeof(domain), "%s", job->domain);
     snprintf(aux, sizeof(aux), "%s", job->aux);
     snprintf(key, sizeof(key), "%s", job->key);
-    bool stale = atomic_load_explicit(&c->w->rt->reload_epoch, memory_order_acquire) != job->epoch;
+    bool stale = c->w->reload_seen != job->epoch;
     dna_verdict_t v;
     if (!stale) {
         v = decide(job);
@@ -301,9 +303,12 @@ static void finish_async(rt_proof_job_t *job) {
     } else {
         dispatch(c, use, domain, aux, key, &v);
     }
-    if (!c->closing) {
-        start_deferred(c);
-    }
+}
+
+static void finish_async(rt_proof_job_t *job) {
+    rt_conn_t *c = job->c;
+    finish_one(job);
+    start_deferred(c);
 }
 
 static void posh_done(void *ctx, const rt_posh_result_t *res);
@@ -330,14 +335,21 @@ static bool start_posh(rt_proof_job_t *job) {
         return false;
     }
     rt_posh_t *posh = worker_posh(c->w);
-    if (posh != NULL && rt_posh_fetch(posh, job->domain, posh_done, job) == RC_OK) {
+    rc_t rc = posh != NULL ? rt_posh_fetch(posh, job->domain, posh_done, job) : RC_EINVAL;
+    if (rc == RC_OK) {
         job->posh_pending = true;
+        job->posh = posh;
         return true;
     }
-    job->posh_why = posh == NULL ? "the POSH fetcher is not available (no s2s.ca_file)"
-                                 : "the POSH fetcher is busy";
-    if (posh != NULL && !job->policy.allow_dialback_without_proof) {
-        job->ev.posh = DNA_EV_TEMPFAIL; // a proof is required: try again later, not a refusal
+    if (posh == NULL) {
+        job->posh_why = "the POSH fetcher is not available (no s2s.ca_file)";
+    } else if (rc == RC_ENOBUFS) {
+        job->posh_why = "the POSH fetcher is busy";
+        if (!job->policy.allow_dialback_without_proof) {
+            job->ev.posh = DNA_EV_TEMPFAIL; // a proof is required: try again later, not a refusal
+        }
+    } else {
+        job->posh_why = "no POSH document for this name (an IP address or an invalid name)";
     }
     return false;
 }
@@ -560,6 +572,17 @@ static rt_posh_t *worker_posh(rt_worker_t *w) {
     return w->posh;
 }
 
+void rt_proof_worker_reloaded(rt_worker_t *w) {
+    // The fetcher read s2s.ca_file, posh_port and dna_timeout when it was made, and caches
+    // documents fetched under the old settings: the next check makes a new one.
+    rt_posh_t *old = w->posh;
+    w->posh = NULL;
+    if (w->posh_dns != NULL) {
+        rt_posh_dns_set_allow_private(w->posh_dns, w->conf->posh_private_addresses);
+    }
+    rt_posh_free(old); // fetches in flight call back (temporary failure): their checks restart
+}
+
 void rt_proof_worker_cleanup(rt_worker_t *w) {
     rt_posh_free(w->posh); // pending callbacks: their connections are gone already
     w->posh = NULL;
@@ -574,7 +597,6 @@ void rt_proof_worker_cleanup(rt_worker_t *w) {
 static bool job_gather(rt_proof_job_t *job) {
     rt_conn_t *c = job->c;
     rt_worker_t *w = c->w;
-    job->epoch = atomic_load_explicit(&w->rt->reload_epoch, memory_order_acquire);
     // PKIX, from what the TLS handshake recorded.
     if (c->tls_on && c->tls.peer_leaf != NULL) {
         dna_pkix_opts_t opts = {.cn_fallback = w->conf->cn_fallback};
@@ -610,24 +632,32 @@ static size_t running(const rt_conn_t *c) {
 }
 
 // start_deferred lets waiting checks of |c| begin while fewer than PROOF_MAX_RUNNING run.
+// One loop, never recursion: a check that completes at once is finished here and the loop goes
+// on (a nested call, from a handler, returns at once and leaves the work to this loop).
 static void start_deferred(rt_conn_t *c) {
+    if (c->proofs_starting) {
+        return;
+    }
+    c->proofs_starting = true;
     while (!c->closing && running(c) < PROOF_MAX_RUNNING) {
-        rt_proof_job_t *job = c->proofs;
         rt_proof_job_t *oldest = NULL;
-        for (; job != NULL; job = job->next) {
+        for (rt_proof_job_t *job = c->proofs; job != NULL; job = job->next) {
             if (job->deferred) {
                 oldest = job; // the list is newest first: the last deferred one waited longest
             }
         }
         if (oldest == NULL) {
-            return;
+            break;
         }
+        // It waited: the configuration may have been reloaded meanwhile.
         oldest->deferred = false;
+        oldest->policy = *rt_conf_policy(c->w->conf, oldest->domain);
+        oldest->epoch = c->w->reload_seen;
         if (job_gather(oldest)) {
-            finish_async(oldest); // recurses into start_deferred, which then finds less to do
-            return;
+            finish_one(oldest);
         }
     }
+    c->proofs_starting = false;
 }
 
 bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const char *aux,
@@ -642,6 +672,15 @@ bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const 
     if (lookup_verdict(c, domain, out)) {
         return true;
     }
+    size_t waiting = 0;
+    for (const rt_proof_job_t *j = c->proofs; j != NULL; j = j->next) {
+        waiting += j->deferred;
+    }
+    if (waiting >= PROOF_MAX_WAITING) {
+        *out = (dna_verdict_t){DNA_VERDICT_TEMPFAIL, DNA_PROOF_NONE,
+                               "too many domain checks waiting on this connection"};
+        return true;
+    }
     rt_proof_job_t *job = core_xcalloc(1, sizeof(*job));
     job->c = c;
     job->use = use;
@@ -649,6 +688,7 @@ bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const 
     snprintf(job->aux, sizeof(job->aux), "%s", aux != NULL ? aux : "");
     snprintf(job->key, sizeof(job->key), "%s", key != NULL ? key : "");
     job->policy = *rt_conf_policy(w->conf, domain);
+    job->epoch = w->reload_seen; // w->conf and reload_seen change together (main.c reload pause)
     job->ttl_ms = PROOF_TTL_CAP_MS;
     bool busy = running(c) >= PROOF_MAX_RUNNING;
     job->next = c->proofs; // linked first: lookups may outlive this call
@@ -689,8 +729,8 @@ void rt_proof_cancel_all(rt_conn_t *c) {
         if (job->dns_pending || job->tlsa_pending > 0) {
             rt_dns_cancel(c->w->dns, job);
         }
-        if (job->posh_pending && c->w->posh != NULL) {
-            rt_posh_cancel(c->w->posh, job);
+        if (job->posh_pending && job->posh != NULL) {
+            rt_posh_cancel(job->posh, job);
         }
         free(job);
     }

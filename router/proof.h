@@ -61,6 +61,11 @@ bool rt_proof_pending(const rt_conn_t *c, rt_proof_use_t use, const char *domain
 // rt_proof_cancel_all drops every lookup of |c| (its handlers will not run). Called on close.
 void rt_proof_cancel_all(rt_conn_t *c);
 
+// rt_proof_worker_reloaded: the worker's configuration was swapped (a reload). Replaces the POSH
+// fetcher, whose trust store, port, timeout and cache belong to the old configuration. Called by
+// the worker between two loop iterations.
+void rt_proof_worker_reloaded(rt_worker_t *w);
+
 // rt_proof_worker_cleanup frees the worker's POSH fetcher (after its loop ended).
 void rt_proof_worker_cleanup(rt_worker_t *w);
 

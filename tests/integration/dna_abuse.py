@@ -37,7 +37,14 @@ worker's DNS and POSH capacity, as the attacker wants). Regression tests for 8f0
             router logs the busy fetcher for it; after the flood (every attacker fetch timed
             out) victim.test is again remote-server-timeout, not a cached not-authorized; no
             refusal of victim.test is logged.
-Exit 0 pass, 1 fail, 77 skip (no fedrouter binary)."""
+Exit 0 pass, 1 fail, 77 skip (no fedrouter binary).  deferred  A check queued behind 8 slow ones (SRV answers after 4 s) for victim.test starts only
+            after a reload made victim.test DANE-only: it is decided under the new policy (not
+            answered valid, no EXTERNAL on a fresh stream). Regression test for the review of
+            8f02134 (the waiting check kept the policy it was queued under).
+  recurse   4000 db:results from IP-literal senders (their checks end at once) queued behind 8 slow
+            ones: the waiting checks start in a loop, not recursively (the recursion overflowed
+            the stack), and at most 128 wait per connection.
+"""
 
 import os
 import re
@@ -298,11 +305,97 @@ def case_poshbusy(env):
     stop_router(r)
 
 
+# ---- deferred -----------------------------------------------------------------------------------
+# A check that waited for a slot (8 slow ones ahead of it) starts after a reload made its domain
+# DANE-only: it must be decided under the new policy (regression: it kept the old one).
+
+def case_deferred(env):
+    h.log("== deferred: a check deferred behind 8 slow ones spans a reload")
+    ca = env.ca()
+    vcert = ca.issue("victim-def", ["victim.test"])
+    dns = BlackDns(env, "blackdns-def", ["slow.test=nx@4.0", "victim.test=nx", "nx.test=nx"])
+    r, conf = new_router(env, "deferred", dns, {"dna_timeout": 20})
+    conf2 = dict(conf)
+    conf2["policies"] = [{"domain": "victim.test", "prooftypes": ["dane"],
+                          "dialback_without_proof": False, "on_failure": "refuse"}]
+    c = S2S(r.s2s_addr, bind_ip=LEGIT_IP)
+    c.open("x.nx.test", "a.test")
+    c.starttls(ca.cert, vcert, "a.test")
+    c.send("".join(dbres("d%d.slow.test" % j) for j in range(8)) + dbres("victim.test"))
+    time.sleep(0.5)
+    with open(r.conffile, "w") as f:
+        f.write(h.conf_text(conf2))
+    r.send_signal(signal.SIGHUP)
+    check(h.wait_until(lambda: log_lines(r, "configuration reloaded:"), 5), "deferred: reloaded")
+    got = {}
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 25 and "victim.test" not in got:
+        e = c.next_elem(25.0, "answers")
+        if e.name == "result":
+            got[e.get("to")] = answer_of(e)
+    h.log("       answers %r" % got)
+    c.close()
+    c2 = S2S(r.s2s_addr, bind_ip=LEGIT_IP)
+    c2.open("victim.test", "a.test", timeout=8.0)
+    c2.starttls(ca.cert, vcert, "a.test", timeout=8.0)
+    mechs = c2.mechanisms()
+    c2.close()
+    for ln in log_lines(r, "victim.test"):
+        h.log("       LOG " + ln[:260])
+    h.log("       fresh stream mechanisms %r" % (mechs,))
+    check("EXTERNAL" not in mechs, "deferred: a fresh victim.test stream is not offered EXTERNAL", mechs)
+    check(got.get("victim.test", ("?",))[0] != "valid",
+          "deferred: the check that waited across the reload is not answered valid", got)
+    stop_router(r)
+
+
+# ---- recurse ------------------------------------------------------------------------------------
+# Thousands of db:results whose checks end at once (IP-literal senders), queued behind 8 slow ones:
+# the waiting checks start in a loop, not by recursion (regression: stack overflow), and at most
+# 128 wait per connection.
+
+N = 4000
+
+
+def case_recurse(env):
+    h.log("== recurse: thousands of checks that end at once, queued behind 8 slow ones")
+    ca = env.ca()
+    acert = ca.issue("att", ["att.test"])
+    dns = BlackDns(env, "blackdns-rec", ["slow.test:A,AAAA=drop", "slow.test=nosrv", "nx.test=nx"])
+    r, conf = new_router(env, "recurse", dns, {"prooftypes": ["pkix", "posh"], "dna_timeout": 3,
+                         "max_pending_pairs": 65536, "posh_private_addresses": True})
+    c = S2S(r.s2s_addr, bind_ip=LEGIT_IP)
+    c.open("x.nx.test", "a.test")
+    c.starttls(ca.cert, acert, "a.test")
+    c.send("".join(dbres("d%d.slow.test" % j) for j in range(8)))
+    lits = "".join(dbres("10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255))
+                   for i in range(1, N + 1))
+    t0 = time.monotonic()
+    c.send(lits)
+    h.log("       sent %d ip-literal db:results in %.2fs" % (N, time.monotonic() - t0))
+    time.sleep(6)
+    alive = r.p.poll() is None
+    h.log("       router alive after the slow checks ended: %r" % alive)
+    n = len(log_lines(r, "domain 10."))
+    h.log("       ip-literal verdict lines: %d" % n)
+    h.log("       busy lines: %d" % len(log_lines(r, "10.", "POSH fetcher is busy")))
+    txt = r.log_text()
+    i = txt.find("AddressSanitizer")
+    if i >= 0:
+        h.log("       ASAN: " + txt[i:i + 300])
+    check(alive, "recurse: the router survives (no stack overflow)", txt[-600:])
+    check(n <= 140, "recurse: at most 128 checks wait per connection, the rest fail at once (%d)"
+          % n)
+    stop_router(r)
+
+
 def scenario(env):
     cases = h.Cases()  # independent: each case has its own router and DNS responder
     cases.run("dnsjobs", case_dnsjobs, env)
     cases.run("reload", case_reload, env)
     cases.run("poshbusy", case_poshbusy, env)
+    cases.run("deferred", case_deferred, env)
+    cases.run("recurse", case_recurse, env)
     cases.finish()
 
 

@@ -65,7 +65,7 @@ if(TARGET fedrouter)
   _integ_add(dna_posh_hostile 60)
   # Regression tests for 8f02134: a hostile peer (and a hostile DNS responder, blackdns.py) vs the
   # domain checks: DNS job exhaustion, a check in flight across a reload, a busy POSH fetcher.
-  _integ_add(dna_abuse 60)
+  _integ_add(dna_abuse 120)
 endif()
 
 # The pair storm of integ_pool_fanout against a ThreadSanitizer build of fedrouter (make tsan),
