@@ -64,6 +64,7 @@
 
 #include "dna/dbkey.h"
 #include "dna/pkix.h"
+#include "dna/domain.h"
 #include "router/core/bytes.h"
 #include "router/core/log.h"
 #include "router/core/mem.h"
@@ -438,26 +439,14 @@ static size_t bench_names_find(const bench_name_table_t *t, const void *s, size_
     return SIZE_MAX;
 }
 
-// bench_jid_domain sets |out| to the domain part of |jid| (bounded scan). False when empty.
+// bench_jid_domain sets |out| to the domain part of |jid| (dna_jid_domain). False when malformed.
 static bool bench_jid_domain(core_cur_t *out, const char *jid) {
-    if (jid == NULL) {
+    const char *dom = NULL;
+    size_t dom_len = 0;
+    if (jid == NULL || !dna_jid_domain(jid, strlen(jid), &dom, &dom_len)) {
         return false;
     }
-    core_cur_t cur;
-    core_cur_init(&cur, jid, strlen(jid));
-    core_cur_t bare;
-    if (!core_cur_get_until(&cur, &bare, '/')) {
-        bare = cur;
-    }
-    core_cur_t rest = bare;
-    core_cur_t local;
-    if (core_cur_get_until(&rest, &local, '@')) {
-        bare = rest;
-    }
-    if (core_cur_empty(&bare)) {
-        return false;
-    }
-    *out = bare;
+    core_cur_init(out, dom, dom_len);
     return true;
 }
 

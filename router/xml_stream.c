@@ -1242,6 +1242,15 @@ static bool xs_rs_bound(const xs_rs_t *rs, const char *prefix, size_t prefix_len
     return prefix == NULL && uri_len == 0;
 }
 
+// xs_rs_qname writes |q|'s name as "prefix:local", or "local" when unprefixed.
+static void xs_rs_qname(xs_rs_t *rs, const xs_qname_t *q) {
+    if (q->prefix != NULL) {
+        core_bld_add(rs->out, q->prefix, q->prefix_len);
+        core_bld_add_u8(rs->out, ':');
+    }
+    core_bld_add(rs->out, q->local, q->local_len);
+}
+
 static void xs_rs_declare(xs_rs_t *rs, const char *prefix, size_t prefix_len, const char *uri,
                           size_t uri_len) {
     core_bld_add_str(rs->out, " xmlns");
@@ -1282,11 +1291,7 @@ static void XMLCALL xs_rs_start(void *ud, const XML_Char *name, const XML_Char *
     size_t uri_len;
     xs_rs_map(rs, &q, &uri, &uri_len);
     core_bld_add_u8(rs->out, '<');
-    if (q.prefix != NULL) {
-        core_bld_add(rs->out, q.prefix, q.prefix_len);
-        core_bld_add_u8(rs->out, ':');
-    }
-    core_bld_add(rs->out, q.local, q.local_len);
+    xs_rs_qname(rs, &q);
     if (rs->depth == 2) {
         // The top element: the target namespace becomes the default.
         if (q.prefix == NULL) {
@@ -1312,11 +1317,7 @@ static void XMLCALL xs_rs_start(void *ud, const XML_Char *name, const XML_Char *
             }
         }
         core_bld_add_u8(rs->out, ' ');
-        if (aq.prefix != NULL) {
-            core_bld_add(rs->out, aq.prefix, aq.prefix_len);
-            core_bld_add_u8(rs->out, ':');
-        }
-        core_bld_add(rs->out, aq.local, aq.local_len);
+        xs_rs_qname(rs, &aq);
         core_bld_add_str(rs->out, "='");
         core_bld_add_xml_attr(rs->out, atts[i + 1], strlen(atts[i + 1]));
         core_bld_add_u8(rs->out, '\'');
@@ -1337,11 +1338,7 @@ static void XMLCALL xs_rs_end(void *ud, const XML_Char *name) {
                 q.prefix = NULL;
             }
             core_bld_add_str(rs->out, "</");
-            if (q.prefix != NULL) {
-                core_bld_add(rs->out, q.prefix, q.prefix_len);
-                core_bld_add_u8(rs->out, ':');
-            }
-            core_bld_add(rs->out, q.local, q.local_len);
+            xs_rs_qname(rs, &q);
             core_bld_add_u8(rs->out, '>');
         }
     }

@@ -35,6 +35,7 @@
 
 #include <openssl/sha.h>
 
+#include "dna/domain.h"
 #include "router/core/bytes.h"
 #include "router/core/log.h"
 #include "router/core/mem.h"
@@ -201,25 +202,14 @@ static size_t dc_list_find(const dc_list_t *l, const core_cur_t *cur) {
     return SIZE_MAX;
 }
 
-// dc_jid_domain sets |out| to the domain part of JID |jid| (localpart@domain/resource). False
-// when the domain part is empty.
+// dc_jid_domain sets |out| to the domain part of JID |jid| (dna_jid_domain). False when malformed.
 static bool dc_jid_domain(core_cur_t *out, const char *jid) {
-    core_cur_t cur;
-    core_cur_init(&cur, jid, strlen(jid));
-    core_cur_t bare = cur;
-    // Before the first '/' (the resource is ignored).
-    if (!core_cur_get_until(&cur, &bare, '/')) {
-        bare = cur;
-    }
-    core_cur_t rest = bare;
-    core_cur_t local;
-    if (core_cur_get_until(&rest, &local, '@')) {
-        bare = rest;
-    }
-    if (core_cur_empty(&bare)) {
+    const char *dom = NULL;
+    size_t dom_len = 0;
+    if (!dna_jid_domain(jid, strlen(jid), &dom, &dom_len)) {
         return false;
     }
-    *out = bare;
+    core_cur_init(out, dom, dom_len);
     return true;
 }
 

@@ -1,6 +1,6 @@
 # democomp: the demo's XEP-0114 component load generator (tools/demo.sh runs two of them).
 add_executable(democomp democomp.c)
-target_link_libraries(democomp PRIVATE router_xml router_core bssl)
+target_link_libraries(democomp PRIVATE router_xml dna router_core bssl)
 
 # The demo end to end, small: two routers, 3 domains each, 5 messages per pair; fails unless every
 # stanza arrives once and the routers' /metrics agree with what the democomps counted.
