@@ -669,7 +669,9 @@ bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const 
         *out = (dna_verdict_t){DNA_VERDICT_DIALBACK, DNA_PROOF_NONE, "no client certificate"};
         return true;
     }
-    if (lookup_verdict(c, domain, out)) {
+    // The pool looked the verdict table up itself before asking about a new target (peer.c
+    // prove_target, which reads the entries differently): one lookup, counted once.
+    if (use != RT_PROOF_TARGET && lookup_verdict(c, domain, out)) {
         return true;
     }
     size_t waiting = 0;

@@ -39,8 +39,9 @@ typedef enum rt_proof_use {
 // rt_proof_start asks whether the peer on |c| serves |domain| (A-label). |aux| is the local
 // domain of the pair (db:result 'to', a new target's sender; may be NULL) and |key| the dialback
 // key of a db:result (may be NULL); both are copied and handed back on completion.
-// Returns true when the verdict is known now (verdict table, or no lookup needed): it is in
-// |*out| and nothing else happens. Returns false when lookups are running: the verdict is
+// For RT_PROOF_TARGET the caller has looked the verdict table up already; the other uses look
+// it up here. Returns true when the verdict is known now (verdict table, or no lookup needed):
+// it is in |*out| and nothing else happens. Returns false when lookups are running: the verdict is
 // delivered later to the use's handler (rt_sin_features_proof, rt_sin_db_result_proof,
 // rt_sout_proof, rt_pool_target_proof) unless the connection closes first.
 bool rt_proof_start(rt_conn_t *c, rt_proof_use_t use, const char *domain, const char *aux,
