@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness as h  # noqa: E402
 
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-import dnssec_lab  # noqa: E402  (knot's configuration)
+import dnssec_lab  # noqa: E402  (knot's and unbound's configurations)
 
 STATE = os.environ.get("FEDROUTER_INTEROP_STATE", "/run/fedrouter-interop")
 LOCK = STATE.rstrip("/") + ".lock"  # outside STATE: setup deletes STATE
@@ -405,36 +405,8 @@ def start_dns(st, certs):
     os.makedirs(ud, exist_ok=True)
     uconf = os.path.join(ud, "unbound.conf")
     with open(uconf, "w") as f:
-        f.write("""server:
-  interface: {ip}
-  port: 53
-  do-ip6: no
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "{d}"
-  pidfile: ""
-  use-syslog: no
-  logfile: ""
-  verbosity: 1
-  access-control: 10.77.0.0/24 allow
-  access-control: 127.0.0.0/8 allow
-  module-config: "validator iterator"
-  trust-anchor: "{ksk}"
-  do-not-query-localhost: no
-  local-zone: "test." transparent
-  local-zone: "." refuse
-  cache-max-ttl: 5
-  cache-max-negative-ttl: 1
-  val-log-level: 2
-  num-threads: 1
-  so-reuseport: no
-stub-zone:
-  name: "test."
-  stub-addr: 127.0.0.1@5300
-remote-control:
-  control-enable: no
-""".format(ip=NETS["dns"][1], d=ud, ksk=ksk))
+        f.write(dnssec_lab.unbound_conf(ud, 53, 5300, ksk, 5, interface=NETS["dns"][1],
+                                        zones=("test.",), allow=("10.77.0.0/24", "127.0.0.0/8")))
     sh([exe("unbound-checkconf"), uconf])
     spawn("unbound", ns, [exe("unbound"), "-d", "-c", uconf], st)
     # the resolver answers, with the AD bit, from the fr namespace (across the bridge)

@@ -294,11 +294,17 @@ zone:
 """.format(d=d, port=port) + zones
 
 
-def _unbound_conf(d, port, knot_port, anchor, max_ttl):
+def unbound_conf(d, port, knot_port, anchor, max_ttl, interface="127.0.0.1", zones=None,
+                 allow=("127.0.0.0/8",)):
+    """unbound's configuration: a validating resolver on |interface|@|port| with trust anchor
+    |anchor|, stub zones |zones| (default: this lab's) at knot on 127.0.0.1@|knot_port|, answers
+    cached at most |max_ttl| s, queries allowed from the networks |allow| (also used by
+    tests/interop/netlab.py)."""
     stubs = "".join('stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%d\n' % (z, knot_port)
-                    for z in ZONES)
+                    for z in (ZONES if zones is None else zones))
+    acl = "".join("  access-control: %s allow\n" % a for a in allow)
     return """server:
-  interface: 127.0.0.1
+  interface: {interface}
   port: {port}
   do-ip6: no
   do-daemonize: no
@@ -309,8 +315,7 @@ def _unbound_conf(d, port, knot_port, anchor, max_ttl):
   use-syslog: no
   logfile: ""
   verbosity: 1
-  access-control: 127.0.0.0/8 allow
-  module-config: "validator iterator"
+{acl}  module-config: "validator iterator"
   trust-anchor: "{anchor}"
   do-not-query-localhost: no
   local-zone: "test." transparent
@@ -324,7 +329,8 @@ def _unbound_conf(d, port, knot_port, anchor, max_ttl):
   outgoing-range: 32
 {stubs}remote-control:
   control-enable: no
-""".format(d=d, port=port, anchor=anchor, stubs=stubs, max_ttl=int(max_ttl))
+""".format(d=d, port=port, anchor=anchor, stubs=stubs, max_ttl=int(max_ttl),
+           interface=interface, acl=acl)
 
 
 def _read_dnskey(knotc, conf, zone, flags):
@@ -431,7 +437,7 @@ def start(d, records, watch_pid=None, max_ttl=5):
         port = _free_port()
         uconf = os.path.join(ud, "unbound.conf")
         with open(uconf, "w") as f:
-            f.write(_unbound_conf(ud, port, knot_port, anchor, max_ttl))
+            f.write(unbound_conf(ud, port, knot_port, anchor, max_ttl))
         chk = _exe("unbound-checkconf")
         if chk:
             r = subprocess.run([chk, uconf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
