@@ -222,6 +222,9 @@ void rt_conn_end_stream(rt_conn_t *c) {
     if (c->closing || c->close_after_flush) {
         return;
     }
+    if (c->kind == RT_CONN_S2S_OUT) {
+        rt_sout_detach(c); // nothing may be written after our close: its queues move on now
+    }
     rt_conn_write_str(c, "</stream:stream>");
     rt_conn_flush(c);
     if (c->tls_on && c->tls.handshake_done) {

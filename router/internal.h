@@ -441,6 +441,7 @@ void rt_sout_connected(rt_conn_t *c, int res);
 void rt_sout_tls_ready(rt_conn_t *c);
 void rt_sout_proof(rt_conn_t *c, const dna_verdict_t *v);
 void rt_sout_timeout(rt_conn_t *c);
+void rt_sout_detach(rt_conn_t *c);
 void rt_sout_closed(rt_conn_t *c);
 void rt_sout_send_db_result(rt_conn_t *c, const char *local, const char *remote);
 void rt_sout_send_verify(rt_conn_t *c, rt_out_verify_t *v); // takes |v|

@@ -254,6 +254,10 @@ static void pair_fail(rt_worker_t *w, rt_opair_t *p, const char *cond, const cha
 }
 
 static void pair_flush(rt_worker_t *w, rt_opair_t *p) {
+    if (!rt_sout_established(p->stream)) {
+        return; // closing: after our </stream:stream> nothing more may be written (the TLS
+                // session is shut down); the queue goes to the next stream
+    }
     // When the stream is congested the rest waits (bounded) until it drains.
     while (p->q_head != NULL && !rt_conn_congested(p->stream)) {
         rt_sout_send_stanza(p->stream, pair_dequeue(w, p));

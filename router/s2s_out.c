@@ -59,13 +59,18 @@ bool rt_sout_can_verify(const rt_conn_t *c) {
 }
 
 // fail tells the pool once that this stream will not carry its pairs, then closes.
-static void fail(rt_conn_t *c, bool graceful) {
+// give_up: a stream that ends before it was up is a failed attempt for the pool (once).
+static void give_up(rt_conn_t *c) {
     if (c->state != RT_SOUT_FAILED && c->state != RT_SOUT_ESTABLISHED &&
         c->state != RT_SOUT_VREADY) {
         LOGO(CORE_LOG_INFO, c, "failed in state %s", state_names[c->state]);
         c->state = RT_SOUT_FAILED;
         rt_pool_stream_failed(c);
     }
+}
+
+static void fail(rt_conn_t *c, bool graceful) {
+    give_up(c);
     c->state = RT_SOUT_FAILED;
     if (graceful && c->fd >= 0) {
         rt_conn_end_stream(c);
@@ -612,14 +617,17 @@ void rt_sout_timeout(rt_conn_t *c) {
     }
 }
 
+// rt_sout_detach takes the stream out of the pool: called when our </stream:stream> goes out
+// (nothing may be written after it, so its queued stanzas and verifies move to another stream
+// at once) and again, as a no-op then, when the connection closes.
+void rt_sout_detach(rt_conn_t *c) {
+    give_up(c);
+    rt_pool_stream_closed(c);
+}
+
 void rt_sout_closed(rt_conn_t *c) {
-    if (c->state != RT_SOUT_ESTABLISHED && c->state != RT_SOUT_VREADY &&
-        c->state != RT_SOUT_FAILED) {
-        c->state = RT_SOUT_FAILED;
-        rt_pool_stream_failed(c);
-    }
     if (!c->vconn) {
         rt_stat_add(&c->w->stats, RT_STAT_POOL_STREAMS, -1);
     }
-    rt_pool_stream_closed(c);
+    rt_sout_detach(c);
 }

@@ -1663,12 +1663,17 @@ class ScriptedPeer(Listener):
     Records (under .cond) in .log: ('accept', n), ('stream', n, from, to) for each post-TLS header,
     ('sasl', n, authzid), ('db:result', n, from, to, key_ok, stream to), ('stanza', n, Elem),
     ('closed', n). .errors: protocol surprises. |close_after_valid| (seconds) makes it a flapping
-    peer: it closes each stream that long after its first pair became valid."""
+    peer: it closes each stream that long after its first pair became valid, and records the
+    stanzas that still come until the initiator closes its side."""
 
     def __init__(self, env, ca, domains, secret, ip="127.0.0.1", db_errors=False, sasl_for=(),
-                 name="scripted", close_after_valid=None, bidi=False, sm=None):
+                 name="scripted", close_after_valid=None, bidi=False, sm=None, mute=False):
         # flapping: close the stream this many seconds after a pair became valid (None: never)
         self.close_after_valid = close_after_valid
+        # mute (with close_after_valid): read nothing from the valid until the close, so that
+        # the initiator's stream is congested when we close; .release.set() closes at once
+        self.mute = mute
+        self.release = threading.Event()
         # bidi (XEP-0288): offer <bidi xmlns='urn:xmpp:features:bidi'/> after TLS; once the
         # initiator enabled it, .send_back(n, xml) writes to it on its own stream n.
         self.bidi = bidi
@@ -1756,17 +1761,31 @@ class ScriptedPeer(Listener):
                 return
             sid = self._features(conn, frm, to, to in self.sasl_for and frm in client_names)
             close_at = None
+            ended = False  # we sent </stream:stream>
             handled = None  # stanzas handled since <enable/> (None: SM off)
             while True:
                 wait = 60 if close_at is None else close_at - time.monotonic()
-                ev = conn.next_event(max(wait, 0.001))
+                if self.mute and close_at is not None and not ended:
+                    self.release.wait(max(wait, 0))  # deaf until our close
+                    ev = None
+                else:
+                    ev = conn.next_event(max(wait, 0.001))
                 if ev is None and close_at is not None:
+                    if ended:
+                        return  # the initiator did not close its stream in time
+                    # RFC 6120 §4.4: having closed our stream we still take what the initiator
+                    # sends until it closes its own (as Prosody does on an incoming stream).
                     conn.send("</stream:stream>")
-                    conn.wait_closed(2)
-                    return
+                    ended = True
+                    close_at = time.monotonic() + 10
+                    continue
                 if ev is None or ev[0] != "elem":
                     return
                 e = ev[1]
+                if ended:
+                    if e.ns not in (NS_SASL, NS_DB, "urn:xmpp:sm:3", "urn:xmpp:bidi"):
+                        self._record(("stanza", n, e))
+                    continue
                 if e.ns == NS_SASL and e.name == "auth":
                     authz = base64.b64decode(e.text.strip() or "").decode() if e.text.strip() \
                         not in ("", "=") else ""

@@ -37,12 +37,12 @@ if(TARGET fedrouter)
   _integ_add(pool_bidi 60)
   _integ_add(pool_sm 60)
   _integ_add(comp_backpressure 120)
-  # Router bug: a domain the peer refuses (host-unknown) backs off the whole peer address and
-  # bounces healthy domains there. Enable once fixed (the script says what it expects).
+  # A domain the peer refuses (host-unknown) backs off neither the address nor healthy domains.
   _integ_add(pool_ghost_domain 60)
-  # Router bug: a peer that authenticates and drops each stream gets one connection per stanza
-  # burst (establishing resets the back-off). Enable once fixed.
+  # A peer that authenticates and drops each stream is backed off; nothing it was sent vanishes.
   _integ_add(pool_flapping_peer 60)
+  # A peer closing a congested stream: the queue behind it moves to a new stream.
+  _integ_add(pool_peer_closes_congested 90)
   # Operations: systemd notification (READY/WATCHDOG/STOPPING) and a promtool-checked scrape.
   _integ_add(systemd_notify 60)
   _integ_add(metrics_promtool 60)

@@ -7,10 +7,10 @@ later. Router A's component sends a stanza to t0.test every 100 ms for 10 s. Ass
   - every stanza reaches the peer or bounces (none lost);
   - A opens at most 1 + 6 connections to the address in that time (the per-minute bound on
     retries), not one per stanza burst.
-Currently FAILS (router bug): establishing a stream resets the peer's back-off
-(pool_backoff_succeeded) and a stream that closes after being established is no failure, so
-every queued stanza opens a new connection at once (~25 TCP connects and TLS handshakes in 10 s
-here; ~98 when the peer closes right after 'valid'). Registered DISABLED until fixed."""
+The peer takes what still comes after its </stream:stream> until A closes its side (RFC 6120
+§4.4), so a stanza crossing the peer's close is no loss; one written after A's own close would
+be (regression: a congested stream's queue was flushed after A's close tag, into a TLS session
+already shut down, see integ_pool_peer_closes_congested)."""
 
 import os
 import sys

@@ -10,10 +10,8 @@ a new stream (no target piggybacking toward this peer). Asserts:
     failures of the peer address: other domains there keep their normal service);
   - every ghost.test message bounces (remote-server-not-found or remote-server-timeout), and A
     does not open more than 1 + 6 connections for it.
-Currently FAILS (router bug): the host-unknown answers count as failures of the peer address, its
-back-off grows past s2s.stanza_timeout, and the t1.test message is bounced with
-remote-server-timeout (`pair a0.test->t1.test failed: bouncing queued stanzas with
-remote-server-timeout`). Registered DISABLED in integration.cmake until that is fixed."""
+(Regression: the host-unknown answers once counted as failures of the peer address, its
+back-off grew past s2s.stanza_timeout and the t1.test message bounced.)"""
 
 import os
 import sys
