@@ -2,7 +2,7 @@
 """integ_comp_backpressure: a component that stops reading costs bounded memory and loses nothing.
 
 B's component for b.test authenticates and then stops reading. A's component sends it N large
-messages over s2s. B may buffer at most s2s.max_queue_bytes (64 KiB here) of output for the
+messages over s2s (in batches, once the stream A -> B is up). B may buffer at most s2s.max_queue_bytes (64 KiB here) of output for the
 component plus what the kernel holds; beyond that it bounces with resource-constraint. Asserts:
   - bounces with <resource-constraint/> (type wait) reach A's component, and B's share is not
     zero (without the output bound B would buffer everything and bounce nothing);
@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import check  # noqa: E402
 
-N = 800  # 6.4 MB: more than any kernel socket buffer can absorb
+N = 1600  # 12.8 MB: more than the kernel buffers toward the mute component absorb (<= 4 MB)
 BODY = "x" * 8000
 
 
@@ -50,8 +50,16 @@ def scenario(env):
     time.sleep(0.2)
     mute = mute_component(b)
     frm = "alice@a.test/r"
+    # The stream A -> B first, so that A's queue does not take the burst (and bound it) while
+    # the stream is being set up; then batches B reads as fast as they come: the bound that
+    # acts is B's toward its component.
+    a.comp.message(frm, "bob@b.test", "warm-up", id="warm-up")
+    h.wait_until(lambda: b.router.scrape().get("fedrouter_streams", direction="in") >= 1,
+                 10 * slow)
     for i in range(N):
         a.comp.message(frm, "bob@b.test", BODY, id="bp-%d" % i)
+        if i % 50 == 49:
+            time.sleep(0.02)
 
     def bounced():
         return [e for e in a.comp.received
