@@ -15,6 +15,7 @@
 #include "router/proof.h"
 
 #define MAX_PIN (1u << 20) // plaintext decrypted but not yet parsed
+#define CLOSE_WAIT_MS 2000 // after our </stream:stream>, how long the peer has to close its own
 
 static const rt_xs_cbs_t *cbs_for(rt_conn_kind_t kind) {
     switch (kind) {
@@ -26,6 +27,59 @@ static const rt_xs_cbs_t *cbs_for(rt_conn_kind_t kind) {
         return &rt_comp_cbs;
     }
     return NULL;
+}
+
+// The parser's callbacks go through these: after our </stream:stream> the stream still takes
+// what the peer sends until it closes its own (RFC 6120 §4.4, CORE-50): stanzas (of pairs
+// still valid on it) and XEP-0198 acks, nothing that would need an answer.
+static bool conn_on_open(void *ctx, const rt_xs_header_t *hdr) {
+    rt_conn_t *c = ctx;
+    if (c->close_after_flush) {
+        return true; // a header after our close: not answered; wait for the close
+    }
+    return cbs_for(c->kind)->on_open(ctx, hdr);
+}
+
+static bool conn_on_elem(void *ctx, const rt_xs_elem_t *el) {
+    rt_conn_t *c = ctx;
+    if (c->close_after_flush) {
+        bool ack = strcmp(el->ns, RT_XS_NS_SM) == 0 && strcmp(el->name, "a") == 0 &&
+                   c->sm_count > 0; // (once they bounced an ack is moot)
+        if (c->ended_in_error || !(el->is_stanza || ack)) {
+            return true; // ignored: we said our last word
+        }
+    }
+    return cbs_for(c->kind)->on_elem(ctx, el);
+}
+
+static bool conn_on_close(void *ctx) {
+    rt_conn_t *c = ctx;
+    if (!c->close_after_flush) {
+        (void)cbs_for(c->kind)->on_close(ctx); // answers with our </stream:stream> (or closes)
+    }
+    rt_conn_peer_ended(c);
+    return false;
+}
+
+static const rt_xs_cbs_t conn_cbs = {conn_on_open, conn_on_elem, conn_on_close};
+
+void rt_conn_peer_ended(rt_conn_t *c) {
+    c->peer_ended = true;
+    if (c->close_after_flush && !c->closing && !c->send_armed && rt_conn_out_bytes(c) == 0) {
+        rt_conn_finish(c);
+    }
+}
+
+void rt_conn_finish(rt_conn_t *c) {
+    if (c->closing || c->lingering) {
+        return;
+    }
+    if (c->fd < 0 || shutdown(c->fd, SHUT_WR) != 0) {
+        rt_conn_close(c);
+        return;
+    }
+    c->lingering = true;
+    c->deadline_ms = c->w->now_ms + CLOSE_WAIT_MS; // rt_conn_tick closes it then
 }
 
 rt_conn_t *rt_conn_new(rt_worker_t *w, rt_conn_kind_t kind, int fd) {
@@ -47,7 +101,7 @@ rt_conn_t *rt_conn_new(rt_worker_t *w, rt_conn_kind_t kind, int fd) {
     rt_xs_limits_t lim;
     rt_xs_limits_default(&lim);
     lim.max_stanza_bytes = w->conf->max_stanza_size;
-    c->xs = rt_xs_new(&lim, cbs_for(kind), c);
+    c->xs = rt_xs_new(&lim, &conn_cbs, c);
     c->next = w->conns;
     if (w->conns != NULL) {
         w->conns->prev = c;
@@ -105,8 +159,8 @@ bool rt_conn_congested(const rt_conn_t *c) {
 }
 
 void rt_conn_write(rt_conn_t *c, const void *data, size_t len) {
-    if (c->closing || c->fd < 0) {
-        return;
+    if (c->closing || c->close_after_flush || c->fd < 0) {
+        return; // after our </stream:stream> nothing more goes out (CORE-50)
     }
     core_buf_append(c->tls_on ? &c->pout : &c->wbuf, data, len);
     rt_conn_mark_dirty(c);
@@ -224,6 +278,9 @@ void rt_conn_end_stream(rt_conn_t *c) {
     }
     if (c->kind == RT_CONN_S2S_OUT) {
         rt_sout_detach(c); // nothing may be written after our close: its queues move on now
+        if (c->sm_count > 0) {
+            rt_conn_write_str(c, "<r xmlns='" RT_XS_NS_SM "'/>"); // what it handled is not bounced
+        }
     }
     rt_conn_write_str(c, "</stream:stream>");
     rt_conn_flush(c);
@@ -231,7 +288,8 @@ void rt_conn_end_stream(rt_conn_t *c) {
         rt_tls_conn_shutdown(&c->tls, &c->wbuf);
     }
     c->close_after_flush = true;
-    c->deadline_ms = c->w->now_ms + 2000; // do not wait for a slow reader forever
+    // The peer has this long to read the rest and close its stream; then both are void.
+    c->deadline_ms = c->w->now_ms + CLOSE_WAIT_MS;
     rt_conn_mark_dirty(c);
 }
 
@@ -242,6 +300,7 @@ void rt_conn_stream_error(rt_conn_t *c, const char *cond, const char *text) {
     CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_XML, "w%u c%lu %s: closing stream with <%s/>%s%s",
              c->w->idx, (unsigned long)c->id, c->peer_text, cond, text ? ": " : "",
              text ? text : "");
+    c->ended_in_error = true;
     rt_stat_inc(&c->w->stats, RT_STAT_STREAM_ERRORS_SENT);
     rt_stats_stream_error(&c->w->stats, true, cond);
     if (!c->header_sent) {
@@ -335,7 +394,7 @@ static void on_tls_ready(rt_conn_t *c) {
 // feed_xml parses plaintext; a callback may stop the parser to switch layers (STARTTLS) or to
 // restart the stream (SASL success). Returns the bytes that must go to TLS instead.
 static size_t feed_xml(rt_conn_t *c, const uint8_t *data, size_t len) {
-    while (len > 0 && !c->closing && !c->close_after_flush) {
+    while (len > 0 && !c->closing && !c->peer_ended) {
         bool tls_before = c->tls_on;
         size_t used = 0;
         rc_t rc = rt_xs_feed(c->xs, data, len, &used);
@@ -356,8 +415,8 @@ static size_t feed_xml(rt_conn_t *c, const uint8_t *data, size_t len) {
 }
 
 void rt_conn_on_recv(rt_conn_t *c, const uint8_t *data, size_t len) {
-    if (c->close_after_flush) {
-        return; // after our </stream:stream> we only wait for the peer to go
+    if (c->peer_ended) {
+        return; // both streams are closed: only the TCP connection is left to go
     }
     if (!c->tls_on) {
         size_t rest = feed_xml(c, data, len);
@@ -403,6 +462,17 @@ void rt_conn_tick(rt_conn_t *c) {
     if (c->deadline_ms != 0 && now >= c->deadline_ms) {
         c->deadline_ms = 0;
         if (c->close_after_flush) {
+            size_t unsent = rt_conn_out_bytes(c);
+            if (unsent > 0) {
+                CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_XML,
+                         "w%u c%lu %s: the peer did not read our last %zu bytes within %d ms of "
+                         "our </stream:stream>; closing without them",
+                         c->w->idx, (unsigned long)c->id, c->peer_text, unsent, CLOSE_WAIT_MS);
+            } else if (!c->peer_ended) {
+                CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_XML,
+                         "w%u c%lu %s: the peer did not close its stream within %d ms of ours; "
+                         "closing", c->w->idx, (unsigned long)c->id, c->peer_text, CLOSE_WAIT_MS);
+            }
             rt_conn_close(c);
             return;
         }

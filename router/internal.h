@@ -216,7 +216,10 @@ struct rt_conn {
     bool drain_wanted;    // stanzas wait for this stream's output to drain (pool)
     bool send_armed;
     bool closing;         // no more input is processed; freed when no op is in flight
-    bool close_after_flush;
+    bool close_after_flush; // our </stream:stream> is written: nothing more may be (CORE-50)
+    bool peer_ended;        // the peer's </stream:stream> arrived
+    bool ended_in_error;    // ours went with a stream error: nothing more of theirs is processed
+    bool lingering;         // both closed, FIN sent: reading (and dropping) until the peer's FIN
     bool header_sent;     // our stream header for the current stream is out
     bool counted_unauth;  // holds a slot in the per-address unauthenticated table
     bool unauth_cert;     // ... in the larger one for certificates from the trust store
@@ -408,6 +411,14 @@ void rt_conn_on_connected(rt_conn_t *c);
 void rt_conn_on_recv(rt_conn_t *c, const uint8_t *data, size_t len);
 void rt_conn_close(rt_conn_t *c);
 void rt_conn_end_stream(rt_conn_t *c); // </stream:stream>, close_notify, close after flush
+// rt_conn_peer_ended records the peer's </stream:stream>; once ours is out too the connection
+// closes (at once if it already is).
+void rt_conn_peer_ended(rt_conn_t *c);
+// rt_conn_finish ends a connection whose streams are both closed and whose output is written:
+// FIN first, then what the peer still sends is read and dropped until its FIN (or a deadline),
+// so that closing with unread input cannot reset the connection and destroy our last bytes in
+// the peer's receive buffer. The connection closes (rt_conn_close) then.
+void rt_conn_finish(rt_conn_t *c);
 void rt_conn_stream_error(rt_conn_t *c, const char *cond, const char *text);
 rc_t rt_conn_start_tls(rt_conn_t *c, bool server, const char *cert_domain);
 void rt_conn_new_stream_id(rt_conn_t *c);

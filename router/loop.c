@@ -346,8 +346,8 @@ static void on_send(rt_conn_t *c, int res) {
         c->drain_wanted = false;
         rt_pool_stream_drained(c); // stanzas held back for this stream may go now
     }
-    if (!c->send_armed && c->close_after_flush) {
-        rt_conn_close(c);
+    if (!c->send_armed && c->close_after_flush && c->peer_ended) {
+        rt_conn_finish(c); // both streams closed, everything written (CORE-50)
     }
 }
 
@@ -430,6 +430,7 @@ static void shutdown_step(rt_worker_t *w) {
             bool in_flight = c->sm_count > 0 || rt_conn_out_bytes(c) > 0;
             if (c->kind == RT_CONN_S2S_OUT) {
                 rt_pool_stream_closed(c); // no stanza may pick this stream any more
+                rt_sout_sm_bounce(c);     // now, while the components can still hear of it
             }
             if (in_flight) {
                 rt_conn_stream_error(c, "system-shutdown", NULL);
@@ -553,8 +554,8 @@ static void flush_dirty(rt_worker_t *w) {
         }
         rt_conn_flush(c);
         arm_send(c);
-        if (!c->send_armed && c->close_after_flush && !c->closing) {
-            rt_conn_close(c);
+        if (!c->send_armed && c->close_after_flush && c->peer_ended && !c->closing) {
+            rt_conn_finish(c);
         }
     }
 }

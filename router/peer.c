@@ -581,9 +581,26 @@ static void peer_drain_step(rt_worker_t *w, rt_peer_t *peer) {
         p = next;
     }
     bool late = w->now_ms >= peer->drain_until_ms;
-    for (rt_conn_t *s = peer->streams; s != NULL; s = s->peer_next) {
-        if (!rt_sout_established(s) || s->vconn || (!late && !stream_quiet(s))) {
-            continue; // one on its way ends here once up; a vconn ends once its work is done
+    // Ending a stream takes it off peer->streams (and dispatches the peer again, which may end
+    // others): pick them first, then end those still up.
+    size_t n = 0;
+    for (const rt_conn_t *s = peer->streams; s != NULL; s = s->peer_next) {
+        n++;
+    }
+    if (n == 0) {
+        return;
+    }
+    rt_conn_t **pick = core_xcalloc(n, sizeof(*pick));
+    size_t k = 0;
+    for (rt_conn_t *s = peer->streams; s != NULL && k < n; s = s->peer_next) {
+        if (rt_sout_established(s) && !s->vconn && (late || stream_quiet(s))) {
+            pick[k++] = s; // one on its way ends here once up; a vconn once its work is done
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        rt_conn_t *s = pick[i];
+        if (!rt_sout_established(s)) {
+            continue; // ended meanwhile
         }
         LOGP(CORE_LOG_INFO, "w%u c%lu: %s is draining: ending stream %s->%s%s", w->idx,
              (unsigned long)s->id, peer->text, s->local, s->remote,
@@ -591,6 +608,7 @@ static void peer_drain_step(rt_worker_t *w, rt_peer_t *peer) {
         s->backoff_done = true; // ended on purpose: not a failed attempt
         rt_conn_end_stream(s);
     }
+    free(pick);
 }
 
 // peer_dispatch places every waiting pair of |peer|: on a stream that already carries its target
@@ -1137,7 +1155,6 @@ void rt_pool_stream_closed(rt_conn_t *c) {
                  w->idx, peer->text, peer->backoff.failures);
     }
     c->backoff_done = true;
-    rt_sout_sm_bounce(c); // written, never acknowledged: the sender hears of it (SM-7)
     for (rt_conn_t **pp = &peer->streams; *pp != NULL; pp = &(*pp)->peer_next) {
         if (*pp == c) {
             *pp = c->peer_next;

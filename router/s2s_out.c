@@ -210,12 +210,10 @@ void rt_sout_send_db_result(rt_conn_t *c, const char *local, const char *remote)
     core_bld_cleanup(&b);
 }
 
-#define NS_SM "urn:xmpp:sm:3"
-
 static void sm_request_ack(rt_conn_t *c) {
     if (c->sm_on && !c->sm_r_pending && c->sm_count > 0) {
         c->sm_r_pending = true;
-        rt_conn_write_str(c, "<r xmlns='" NS_SM "'/>");
+        rt_conn_write_str(c, "<r xmlns='" RT_XS_NS_SM "'/>");
     }
 }
 
@@ -294,7 +292,7 @@ static void establish(rt_conn_t *c, bool external) {
     c->deadline_ms = 0;
     if (c->sm_offered && !c->sm_on) {
         // Acks only (no resumption): stanzas the peer never handled bounce when the stream ends.
-        rt_conn_write_str(c, "<enable xmlns='" NS_SM "'/>");
+        rt_conn_write_str(c, "<enable xmlns='" RT_XS_NS_SM "'/>");
         c->sm_on = true;
         c->sm_sent = c->sm_acked = 0;
     }
@@ -521,7 +519,7 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
         on_db_verify_answer(c, el);
         return !c->close_after_flush;
     }
-    if (strcmp(el->ns, NS_SM) == 0 && c->sm_on) {
+    if (strcmp(el->ns, RT_XS_NS_SM) == 0 && c->sm_on) {
         if (strcmp(el->name, "a") == 0) {
             return on_sm_ack(c, el);
         }
@@ -595,6 +593,9 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
 
 static bool on_close(void *ctx) {
     rt_conn_t *c = ctx;
+    if (c->state == RT_SOUT_ESTABLISHED) {
+        LOGO(CORE_LOG_INFO, c, "the peer closed the stream%s", ""); // its pairs move on
+    }
     fail(c, true);
     return false;
 }
@@ -630,4 +631,7 @@ void rt_sout_closed(rt_conn_t *c) {
         rt_stat_add(&c->w->stats, RT_STAT_POOL_STREAMS, -1);
     }
     rt_sout_detach(c);
+    // Written, never acknowledged (acks count until the connection goes): the senders hear of
+    // it (SM-7).
+    rt_sout_sm_bounce(c);
 }

@@ -37,6 +37,7 @@
 #define RT_XS_NS_DIALBACK_FEATURE "urn:xmpp:features:dialback"
 #define RT_XS_NS_BIDI_FEATURE "urn:xmpp:features:bidi"
 #define RT_XS_NS_BIDI "urn:xmpp:bidi"
+#define RT_XS_NS_SM "urn:xmpp:sm:3"
 
 #define RT_XS_NONE UINT32_MAX
 

@@ -1678,9 +1678,13 @@ class ScriptedPeer(Listener):
         # initiator enabled it, .send_back(n, xml) writes to it on its own stream n.
         self.bidi = bidi
         # sm (XEP-0198): None: not offered; "ack": offered, <r/> answered with <a h/>;
-        # "silent": offered and enabled, but <r/> never answered.
+        # "silent": offered and enabled, but <r/> never answered; "at-close": <r/> never
+        # answered, but when the initiator closes its stream the peer acknowledges everything
+        # with a last <a h/> and closes its own (a late ack, XEP-0198 allows it).
         self.sm = sm
         self.conns = {}
+        self.initiator_closed = set()  # connections whose initiator sent </stream:stream>
+        self.gone = set()  # connections closed
         self.domains = list(domains)
         self.secret = secret
         self.db_errors = db_errors
@@ -1732,12 +1736,14 @@ class ScriptedPeer(Listener):
         return sid
 
     def send_back(self, n, xml):
-        """Writes |xml| on the peer's TCP connection n (bidi: to the initiator)."""
+        """Writes |xml| on the peer's TCP connection n (bidi: to the initiator). Fail once the
+        initiator's </stream:stream> was read or the connection is closed: a call that returns
+        wrote all of |xml| before the peer saw the initiator close."""
         with self.cond:
             conn = self.conns.get(n)
-        if conn is None:
-            raise Fail("scripted peer: no connection %d" % n)
-        conn.send(xml)
+            if conn is None or n in self.initiator_closed or n in self.gone:
+                raise Fail("scripted peer: no connection %d" % n)
+            conn.send(xml)
 
     def _serve(self, sock, n):
         conn = StreamConn(sock)
@@ -1779,6 +1785,19 @@ class ScriptedPeer(Listener):
                     ended = True
                     close_at = time.monotonic() + 10
                     continue
+                if ev is not None and ev[0] == "close":
+                    # The initiator closed: answer with our own close (unless sent already),
+                    # then read until it goes, so that nothing it sent is left unread (a close
+                    # with unread data resets the connection and destroys what is in flight).
+                    self.initiator_closed.add(n)  # send_back stops (set ops are atomic)
+                    with self.cond:
+                        if self.sm == "at-close" and handled is not None:
+                            conn.send("<a xmlns='urn:xmpp:sm:3' h='%d'/>" % handled)
+                            self._record(("sm:a-at-close", n, handled))
+                        if not ended:
+                            conn.send("</stream:stream>")
+                    conn.wait_closed(5)
+                    return
                 if ev is None or ev[0] != "elem":
                     return
                 e = ev[1]
@@ -1832,8 +1851,10 @@ class ScriptedPeer(Listener):
             if not self.stop_flag:
                 self.errors.append("conn %d: %r" % (n, ex))
         finally:
+            with self.cond:
+                self.gone.add(n)  # send_back fails from now on
+                conn.close()
             self._record(("closed", n))
-            conn.close()
 
     def close(self):
         self.stop_flag = True
