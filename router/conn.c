@@ -80,6 +80,9 @@ void rt_conn_finish(rt_conn_t *c) {
     }
     c->lingering = true;
     c->deadline_ms = c->w->now_ms + CLOSE_WAIT_MS; // rt_conn_tick closes it then
+    CORE_LOG(CORE_LOG_DEBUG, CORE_LOG_SRC_XML,
+             "w%u c%lu %s: both streams closed, everything written: FIN sent", c->w->idx,
+             (unsigned long)c->id, c->peer_text);
 }
 
 rt_conn_t *rt_conn_new(rt_worker_t *w, rt_conn_kind_t kind, int fd) {
@@ -131,6 +134,8 @@ void rt_conn_free(rt_conn_t *c) {
     core_buf_cleanup(&c->pout);
     core_buf_cleanup(&c->pin);
     rt_msg_list_free(c->sm_head);
+    rt_msg_list_free(c->unsent_head);
+    free(c->ckpt);
     free(c->rxbuf);
     pool_pairset_cleanup(&c->pairs);
     while (c->verifies != NULL) {
@@ -163,6 +168,7 @@ void rt_conn_write(rt_conn_t *c, const void *data, size_t len) {
         return; // after our </stream:stream> nothing more goes out (CORE-50)
     }
     core_buf_append(c->tls_on ? &c->pout : &c->wbuf, data, len);
+    c->out_plain += len;
     rt_conn_mark_dirty(c);
 }
 
@@ -218,6 +224,16 @@ void rt_conn_flush(rt_conn_t *c) {
         }
         core_buf_consume(&c->pout, core_buf_len(&c->pout));
         core_buf_shrink(&c->pout, 65536);
+        if (c->unsent_head != NULL) {
+            // Everything written so far is in ciphertext that ends here (unsent tracking).
+            if (c->ckpt_len == c->ckpt_cap) {
+                c->ckpt_cap = c->ckpt_cap ? 2 * c->ckpt_cap : 8;
+                c->ckpt = core_xrealloc(c->ckpt, c->ckpt_cap * sizeof(*c->ckpt));
+            }
+            c->ckpt[c->ckpt_len++] = (struct rt_out_ckpt){
+                .plain = c->out_plain,
+                .wire = c->out_sent + core_buf_len(&c->sending) + core_buf_len(&c->wbuf)};
+        }
     }
 }
 
@@ -278,9 +294,11 @@ void rt_conn_end_stream(rt_conn_t *c) {
     }
     if (c->kind == RT_CONN_S2S_OUT) {
         rt_sout_detach(c); // nothing may be written after our close: its queues move on now
-        if (c->sm_count > 0) {
+        if (c->sm_count > 0 && !c->ended_in_error) {
             rt_conn_write_str(c, "<r xmlns='" RT_XS_NS_SM "'/>"); // what it handled is not bounced
         }
+    } else if (c->kind == RT_CONN_COMP) {
+        rt_comp_closed(c); // the domain is free for a new connection of its component now
     }
     rt_conn_write_str(c, "</stream:stream>");
     rt_conn_flush(c);

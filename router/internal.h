@@ -102,6 +102,7 @@ struct rt_msg {
     size_t raw_len;
     size_t size; // bytes of this allocation, for queue budgets
     struct rt_admin_req *admin; // RT_MSG_ADMIN: the request (not owned; admin.c frees it)
+    uint64_t wire_end; // stanza written to a stream: the stream's plaintext output offset past it
     bool from_s2s; // stanza: it arrived over s2s (never relayed to a domain we do not host)
     bool for_comp; // stanza: posted to the worker of a hosted domain's component (route.c)
 };
@@ -216,9 +217,16 @@ struct rt_conn {
     bool drain_wanted;    // stanzas wait for this stream's output to drain (pool)
     bool send_armed;
     bool closing;         // no more input is processed; freed when no op is in flight
+    // Output offsets: plaintext bytes written (rt_conn_write), bytes the kernel accepted, and
+    // with TLS, checkpoints (plaintext end, ciphertext end) taken when plaintext is sealed.
+    uint64_t out_plain, out_sent;
+    struct rt_out_ckpt {
+        uint64_t plain, wire;
+    } *ckpt;
+    size_t ckpt_head, ckpt_len, ckpt_cap;
     bool close_after_flush; // our </stream:stream> is written: nothing more may be (CORE-50)
     bool peer_ended;        // the peer's </stream:stream> arrived
-    bool ended_in_error;    // ours went with a stream error: nothing more of theirs is processed
+    bool ended_in_error;    // a stream error (ours or theirs): nothing more of theirs is processed
     bool lingering;         // both closed, FIN sent: reading (and dropping) until the peer's FIN
     bool header_sent;     // our stream header for the current stream is out
     bool counted_unauth;  // holds a slot in the per-address unauthenticated table
@@ -267,6 +275,11 @@ struct rt_conn {
     uint32_t sm_sent, sm_acked;
     rt_msg_t *sm_head, *sm_tail;
     size_t sm_count, sm_bytes;
+    // Without XEP-0198: stanzas written but not yet handed to the kernel, oldest first (their
+    // bytes are in our output buffers). They bounce if the connection goes first: a peer that
+    // stopped reading must not make them vanish (rt_sout_unsent_release).
+    rt_msg_t *unsent_head, *unsent_tail;
+    size_t unsent_count;
     bool refused_domain;       // the peer refused the stream's domain, not the connection
     bool backoff_done;         // this stream's outcome has been given to the back-off
     char prove[DNA_DOMAIN_MAX]; // vconn: the target domain whose authority it checks ("" none)
@@ -461,6 +474,10 @@ void rt_sout_send_verify(rt_conn_t *c, rt_out_verify_t *v); // takes |v|
 void rt_sout_send_stanza(rt_conn_t *c, rt_msg_t *m);
 // rt_sout_sm_bounce bounces the stanzas the peer never acknowledged (the stream is ending).
 void rt_sout_sm_bounce(rt_conn_t *c);
+// rt_sout_unsent_release frees the stanzas whose bytes the kernel has accepted (after a send
+// completion); rt_sout_unsent_bounce bounces the others (the connection is going).
+void rt_sout_unsent_release(rt_conn_t *c);
+void rt_sout_unsent_bounce(rt_conn_t *c);
 bool rt_sout_can_verify(const rt_conn_t *c);
 bool rt_sout_established(const rt_conn_t *c);
 

@@ -332,6 +332,10 @@ static void on_send(rt_conn_t *c, int res) {
     core_buf_shrink(&c->sending, 65536);
     if (res > 0) {
         c->last_tx_ms = c->w->now_ms;
+        c->out_sent += (uint64_t)res;
+        if (c->unsent_head != NULL) {
+            rt_sout_unsent_release(c);
+        }
     }
     if (c->closing) {
         return;
@@ -420,6 +424,9 @@ static void shutdown_step(rt_worker_t *w) {
     case 1:
         rt_pool_fail_all(w);
         for (rt_conn_t *c = w->conns; c != NULL; c = c->next) {
+            if (c->kind == RT_CONN_S2S_OUT && !c->closing && c->close_after_flush) {
+                rt_sout_sm_bounce(c); // ending already: bounce now, while components can hear
+            }
             if (c->kind == RT_CONN_COMP || c->closing || c->close_after_flush) {
                 continue;
             }

@@ -483,6 +483,7 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
         LOGI(CORE_LOG_INFO, c, "peer sent stream error <%s/>",
              k != RT_XS_NONE ? el->nodes[k].name : "?");
         rt_stats_stream_error(&c->w->stats, false, k != RT_XS_NONE ? el->nodes[k].name : NULL);
+        c->ended_in_error = true; // unrecoverable (RFC 6120 §4.9.1.1): nothing after it counts
         rt_conn_end_stream(c);
         return false;
     }
@@ -496,6 +497,9 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
 
 static bool on_close(void *ctx) {
     rt_conn_t *c = ctx;
+    if (c->pairs.num_valid > 0) {
+        LOGI(CORE_LOG_INFO, c, "the peer closed the stream (%zu valid pairs)", c->pairs.num_valid);
+    }
     rt_conn_end_stream(c);
     return false;
 }

@@ -222,7 +222,10 @@ void rt_sout_send_stanza(rt_conn_t *c, rt_msg_t *m) {
     rt_stat_inc(&c->w->stats, RT_STAT_STANZAS_ROUTED);
     rt_hist_observe_since(&c->w->stats, RT_HIST_STANZA_ROUTING, &m->enq_us);
     if (!c->sm_on) {
-        rt_msg_free(m);
+        // Kept until the kernel has its bytes (it bounces if the connection goes first).
+        m->wire_end = c->out_plain;
+        rt_msg_append(&c->unsent_head, &c->unsent_tail, m);
+        c->unsent_count++;
         return;
     }
     rt_msg_append(&c->sm_head, &c->sm_tail, m);
@@ -246,6 +249,45 @@ static void sm_drop_head(rt_conn_t *c, bool bounce) {
     } else {
         rt_msg_free(m);
     }
+}
+
+void rt_sout_unsent_release(rt_conn_t *c) {
+    uint64_t plain_sent = 0;
+    if (!c->tls_on) {
+        plain_sent = c->out_sent; // plaintext on the wire
+    } else {
+        while (c->ckpt_head < c->ckpt_len && c->ckpt[c->ckpt_head].wire <= c->out_sent) {
+            plain_sent = c->ckpt[c->ckpt_head++].plain;
+        }
+        if (c->ckpt_head == c->ckpt_len) {
+            c->ckpt_head = c->ckpt_len = 0;
+        }
+    }
+    while (c->unsent_head != NULL && c->unsent_head->wire_end <= plain_sent) {
+        rt_msg_t *m = c->unsent_head;
+        c->unsent_head = m->next;
+        if (c->unsent_head == NULL) {
+            c->unsent_tail = NULL;
+        }
+        c->unsent_count--;
+        rt_msg_free(m);
+    }
+}
+
+void rt_sout_unsent_bounce(rt_conn_t *c) {
+    if (c->unsent_count > 0) {
+        LOGO(CORE_LOG_INFO, c, "bouncing %zu stanzas never handed to the connection (the peer did "
+             "not read them)", c->unsent_count);
+    }
+    while (c->unsent_head != NULL) {
+        rt_msg_t *m = c->unsent_head;
+        c->unsent_head = m->next;
+        m->next = NULL;
+        rt_route_bounce(c->w, m, "remote-server-timeout", "wait");
+    }
+    c->unsent_tail = NULL;
+    c->unsent_count = 0;
+    c->ckpt_head = c->ckpt_len = 0;
 }
 
 void rt_sout_sm_bounce(rt_conn_t *c) {
@@ -506,6 +548,7 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
         const char *cond = k != RT_XS_NONE ? el->nodes[k].name : "?";
         LOGO(CORE_LOG_INFO, c, "peer sent stream error <%s/>", cond);
         rt_stats_stream_error(&c->w->stats, false, cond);
+        c->ended_in_error = true; // unrecoverable (RFC 6120 §4.9.1.1): nothing after it counts
         if ((strcmp(cond, "host-unknown") == 0 || strcmp(cond, "host-gone") == 0) &&
             c->peer != NULL) {
             // The peer works; it does not serve this domain: no back-off for its address.
@@ -632,6 +675,7 @@ void rt_sout_closed(rt_conn_t *c) {
     }
     rt_sout_detach(c);
     // Written, never acknowledged (acks count until the connection goes): the senders hear of
-    // it (SM-7).
+    // it (SM-7); without SM, what never left our buffers.
     rt_sout_sm_bounce(c);
+    rt_sout_unsent_bounce(c);
 }

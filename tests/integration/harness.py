@@ -792,6 +792,20 @@ class Closed(Exception):
     pass
 
 
+def hold_until_fin(sock, timeout):
+    """Keeps |sock|'s TCP connection open until the other side's FIN (or |timeout| s), reading
+    and dropping raw bytes: TLS close_notify is no FIN."""
+    raw = socket.socket(fileno=os.dup(sock.fileno()))
+    raw.settimeout(timeout)
+    try:
+        while raw.recv(65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        raw.close()
+
+
 class StreamConn:
     """A socket plus an XmlStream, read synchronously with timeouts."""
 
@@ -1667,13 +1681,17 @@ class ScriptedPeer(Listener):
     stanzas that still come until the initiator closes its side."""
 
     def __init__(self, env, ca, domains, secret, ip="127.0.0.1", db_errors=False, sasl_for=(),
-                 name="scripted", close_after_valid=None, bidi=False, sm=None, mute=False):
+                 name="scripted", close_after_valid=None, bidi=False, sm=None, mute=False,
+                 answer_close=True):
         # flapping: close the stream this many seconds after a pair became valid (None: never)
         self.close_after_valid = close_after_valid
         # mute (with close_after_valid): read nothing from the valid until the close, so that
         # the initiator's stream is congested when we close; .release.set() closes at once
         self.mute = mute
         self.release = threading.Event()
+        # answer_close=False: when the initiator closes, send nothing (not even our own close)
+        # and just read until it goes (a peer that leaves it to the initiator's deadline)
+        self.answer_close = answer_close
         # bidi (XEP-0288): offer <bidi xmlns='urn:xmpp:features:bidi'/> after TLS; once the
         # initiator enabled it, .send_back(n, xml) writes to it on its own stream n.
         self.bidi = bidi
@@ -1781,7 +1799,9 @@ class ScriptedPeer(Listener):
                         return  # the initiator did not close its stream in time
                     # RFC 6120 §4.4: having closed our stream we still take what the initiator
                     # sends until it closes its own (as Prosody does on an incoming stream).
-                    conn.send("</stream:stream>")
+                    # answer_close=False: no close of ours; just read (and record) again.
+                    if self.answer_close:
+                        conn.send("</stream:stream>")
                     ended = True
                     close_at = time.monotonic() + 10
                     continue
@@ -1794,9 +1814,11 @@ class ScriptedPeer(Listener):
                         if self.sm == "at-close" and handled is not None:
                             conn.send("<a xmlns='urn:xmpp:sm:3' h='%d'/>" % handled)
                             self._record(("sm:a-at-close", n, handled))
-                        if not ended:
+                        if not ended and self.answer_close:
                             conn.send("</stream:stream>")
-                    conn.wait_closed(5)
+                    conn.wait_closed(10)
+                    if not self.answer_close:
+                        hold_until_fin(conn.sock, 10)
                     return
                 if ev is None or ev[0] != "elem":
                     return

@@ -52,6 +52,8 @@ if(TARGET fedrouter)
   _integ_add(fedctl_peers 120)
   # Closing (RFC 6120 §4.4): after our </stream:stream> the peer's late acks and stanzas count.
   _integ_add(close_handshake 90)
+  _integ_add(close_hostile 90)
+  _integ_add(flush_deaf_peer 90)
   # Configuration reload under traffic and with bad input; graceful shutdown drain.
   _integ_add(reload_traffic 120)
   _integ_add(reload_bad 90)
