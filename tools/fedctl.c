@@ -160,7 +160,7 @@ static void print_peer_op(const json_t *root) {
         const char *st = field_text(&tp, p, "streams");
         printf("w%s %s: ", field_text(&tp, p, "worker"), field_text(&tp, p, "addr"));
         if (strcmp(cmd, "flush-peer") == 0) {
-            printf("ending %s streams (queued stanzas take a new one)\n", st);
+            printf("ending %s stream(s) (queued stanzas take a new one)\n", st);
         } else if (strcmp(cmd, "drain-peer") == 0) {
             printf("draining: no new pairs; %s streams end once their queues are out\n", st);
         } else {
