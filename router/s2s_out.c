@@ -261,6 +261,11 @@ void rt_sout_unsent_release(rt_conn_t *c) {
         }
         if (c->ckpt_head == c->ckpt_len) {
             c->ckpt_head = c->ckpt_len = 0;
+        } else if (c->ckpt_head > c->ckpt_len / 2) {
+            // Under steady load one is always pending: drop the consumed half.
+            c->ckpt_len -= c->ckpt_head;
+            memmove(c->ckpt, c->ckpt + c->ckpt_head, c->ckpt_len * sizeof(*c->ckpt));
+            c->ckpt_head = 0;
         }
     }
     while (c->unsent_head != NULL && c->unsent_head->wire_end <= plain_sent) {
