@@ -16,3 +16,4 @@ add_executable(fedrouter
 target_link_libraries(fedrouter PRIVATE router_xml router_dns router_posh router_posh_dns router_conf router_stats pool dna
   router_core bssl PkgConfig::URING Threads::Threads)
 target_compile_definitions(fedrouter PRIVATE RT_VERSION="${PROJECT_VERSION}")
+install(TARGETS fedrouter RUNTIME DESTINATION bin) # /usr/local/bin: the systemd unit runs it there

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -479,6 +480,32 @@ static void worker_cleanup(rt_worker_t *w) {
     pthread_mutex_destroy(&w->inbox_lock);
 }
 
+// warn_admin_dir: -t cannot create the admin socket, but it can tell that its directory is
+// missing (the start would fail; under systemd, RuntimeDirectory= creates /run/fedrouter).
+static void warn_admin_dir(const char *path) {
+    if (path == NULL) {
+        return;
+    }
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash == path) {
+        return;
+    }
+    char dir[4096];
+    size_t n = (size_t)(slash - path);
+    if (n >= sizeof(dir)) {
+        return;
+    }
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr,
+                "fedrouter: warning: admin.socket's directory %s does not exist (yet): the start "
+                "fails unless it is created first (systemd's RuntimeDirectory= does)\n",
+                dir);
+    }
+}
+
 int main(int argc, char **argv) {
     const char *conf_path = NULL;
     bool check_only = false;
@@ -542,6 +569,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (check_only) {
+        warn_admin_dir(conf->admin_socket);
         printf("fedrouter: configuration %s is valid\n", conf_path);
         status = 0;
         goto out;

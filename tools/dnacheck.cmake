@@ -4,3 +4,4 @@
 add_executable(dnacheck dnacheck.c)
 target_link_libraries(dnacheck PRIVATE router_dns router_posh router_posh_dns router_conf router_xml dna
   PkgConfig::JANSSON bssl)
+install(TARGETS dnacheck RUNTIME DESTINATION bin)

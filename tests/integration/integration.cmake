@@ -54,6 +54,8 @@ if(TARGET fedrouter)
   _integ_add(close_handshake 90)
   _integ_add(close_hostile 90)
   _integ_add(flush_deaf_peer 90)
+  # fedrouter -t: a configuration check that says what a start would trip over.
+  _integ_add(config_check 60)
   # Configuration reload under traffic and with bad input; graceful shutdown drain.
   _integ_add(reload_traffic 120)
   _integ_add(reload_bad 90)
