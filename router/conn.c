@@ -42,6 +42,9 @@ static bool conn_on_open(void *ctx, const rt_xs_header_t *hdr) {
 
 static bool conn_on_elem(void *ctx, const rt_xs_elem_t *el) {
     rt_conn_t *c = ctx;
+    if (strcmp(el->ns, RT_XS_NS_STREAMS) == 0 && strcmp(el->name, "error") == 0) {
+        c->ended_in_error = true; // unrecoverable (RFC 6120 §4.9.1.1): nothing after it counts
+    }
     if (c->close_after_flush) {
         bool ack = strcmp(el->ns, RT_XS_NS_SM) == 0 && strcmp(el->name, "a") == 0 &&
                    c->sm_count > 0; // (once they bounced an ack is moot)
@@ -65,14 +68,13 @@ static const rt_xs_cbs_t conn_cbs = {conn_on_open, conn_on_elem, conn_on_close};
 
 void rt_conn_peer_ended(rt_conn_t *c) {
     c->peer_ended = true;
-    if (c->close_after_flush && !c->closing && !c->send_armed && rt_conn_out_bytes(c) == 0) {
-        rt_conn_finish(c);
-    }
+    rt_conn_finish(c);
 }
 
 void rt_conn_finish(rt_conn_t *c) {
-    if (c->closing || c->lingering) {
-        return;
+    if (!c->close_after_flush || !c->peer_ended || c->closing || c->lingering ||
+        c->send_armed || rt_conn_out_bytes(c) > 0) {
+        return; // a stream still open, or output still to go
     }
     if (c->fd < 0 || shutdown(c->fd, SHUT_WR) != 0) {
         rt_conn_close(c);
@@ -513,9 +515,6 @@ void rt_conn_tick(rt_conn_t *c) {
         !c->close_after_flush) {
         CORE_LOG(CORE_LOG_INFO, CORE_LOG_SRC_S2S, "w%u c%lu %s: closing idle stream", c->w->idx,
                  (unsigned long)c->id, c->peer_text);
-        if (c->kind == RT_CONN_S2S_OUT) {
-            rt_pool_stream_closed(c); // new stanzas must not pick this stream any more
-        }
         rt_conn_end_stream(c);
     }
 }

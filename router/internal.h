@@ -120,6 +120,8 @@ void rt_msg_free(rt_msg_t *m);
 void rt_msg_list_free(rt_msg_t *head);
 // rt_msg_append links |m| at the tail of the list (|*head|, |*tail|). Takes |m|.
 void rt_msg_append(rt_msg_t **head, rt_msg_t **tail, rt_msg_t *m);
+// rt_msg_pop unlinks and returns the head of a non-empty list (|*head|, |*tail|).
+rt_msg_t *rt_msg_pop(rt_msg_t **head, rt_msg_t **tail);
 
 // ---- connections -------------------------------------------------------------------------------
 typedef enum rt_conn_kind {
@@ -279,7 +281,6 @@ struct rt_conn {
     // bytes are in our output buffers). They bounce if the connection goes first: a peer that
     // stopped reading must not make them vanish (rt_sout_unsent_release).
     rt_msg_t *unsent_head, *unsent_tail;
-    size_t unsent_count;
     bool refused_domain;       // the peer refused the stream's domain, not the connection
     bool backoff_done;         // this stream's outcome has been given to the back-off
     char prove[DNA_DOMAIN_MAX]; // vconn: the target domain whose authority it checks ("" none)
@@ -427,10 +428,11 @@ void rt_conn_end_stream(rt_conn_t *c); // </stream:stream>, close_notify, close 
 // rt_conn_peer_ended records the peer's </stream:stream>; once ours is out too the connection
 // closes (at once if it already is).
 void rt_conn_peer_ended(rt_conn_t *c);
-// rt_conn_finish ends a connection whose streams are both closed and whose output is written:
-// FIN first, then what the peer still sends is read and dropped until its FIN (or a deadline),
-// so that closing with unread input cannot reset the connection and destroy our last bytes in
-// the peer's receive buffer. The connection closes (rt_conn_close) then.
+// rt_conn_finish ends the connection once both streams are closed and its output is written
+// (else it does nothing): FIN first, then what the peer still sends is read and dropped until
+// its FIN (or a deadline), so that closing with unread input cannot reset the connection and
+// destroy our last bytes in the peer's receive buffer. The connection closes (rt_conn_close)
+// then.
 void rt_conn_finish(rt_conn_t *c);
 void rt_conn_stream_error(rt_conn_t *c, const char *cond, const char *text);
 rc_t rt_conn_start_tls(rt_conn_t *c, bool server, const char *cert_domain);

@@ -350,9 +350,7 @@ static void on_send(rt_conn_t *c, int res) {
         c->drain_wanted = false;
         rt_pool_stream_drained(c); // stanzas held back for this stream may go now
     }
-    if (!c->send_armed && c->close_after_flush && c->peer_ended) {
-        rt_conn_finish(c); // both streams closed, everything written (CORE-50)
-    }
+    rt_conn_finish(c); // once both streams are closed and everything is written (CORE-50)
 }
 
 static void on_connect(rt_conn_t *c, int res) {
@@ -424,10 +422,7 @@ static void shutdown_step(rt_worker_t *w) {
     case 1:
         rt_pool_fail_all(w);
         for (rt_conn_t *c = w->conns; c != NULL; c = c->next) {
-            if (c->kind == RT_CONN_S2S_OUT && !c->closing && c->close_after_flush) {
-                rt_sout_sm_bounce(c); // ending already: bounce now, while components can hear
-            }
-            if (c->kind == RT_CONN_COMP || c->closing || c->close_after_flush) {
+            if (c->kind == RT_CONN_COMP || c->closing) {
                 continue;
             }
             if (c->kind == RT_CONN_S2S_OUT && !c->header_sent) {
@@ -436,8 +431,10 @@ static void shutdown_step(rt_worker_t *w) {
             }
             bool in_flight = c->sm_count > 0 || rt_conn_out_bytes(c) > 0;
             if (c->kind == RT_CONN_S2S_OUT) {
-                rt_pool_stream_closed(c); // no stanza may pick this stream any more
-                rt_sout_sm_bounce(c);     // now, while the components can still hear of it
+                rt_sout_sm_bounce(c); // now, while the components can still hear of it
+            }
+            if (c->close_after_flush) {
+                continue; // ending already
             }
             if (in_flight) {
                 rt_conn_stream_error(c, "system-shutdown", NULL);
@@ -561,9 +558,7 @@ static void flush_dirty(rt_worker_t *w) {
         }
         rt_conn_flush(c);
         arm_send(c);
-        if (!c->send_armed && c->close_after_flush && c->peer_ended && !c->closing) {
-            rt_conn_finish(c);
-        }
+        rt_conn_finish(c);
     }
 }
 

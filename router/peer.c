@@ -210,13 +210,10 @@ static void pair_detach(rt_worker_t *w, rt_opair_t *p) {
 // pair_dequeue takes the oldest queued stanza of |p| (the caller owns it), keeping the pair's and
 // the worker's byte counts.
 static rt_msg_t *pair_dequeue(rt_worker_t *w, rt_opair_t *p) {
-    rt_msg_t *m = p->q_head;
-    p->q_head = m->next;
+    rt_msg_t *m = rt_msg_pop(&p->q_head, &p->q_tail);
     if (p->q_head == NULL) {
-        p->q_tail = NULL;
         p->deadline_ms = 0;
     }
-    m->next = NULL;
     p->q_bytes -= m->size;
     w->q_bytes -= m->size;
     return m;
@@ -303,6 +300,9 @@ static rt_peer_t *peer_get(rt_worker_t *w, const rt_dns_addr_t *a) {
     return p;
 }
 
+// verdict_key: the verdict of |peer|'s address (and certificate on |s|, if any) for |domain|,
+// for a verification connection's result, whose stream |s| may be gone; a live stream's key is
+// rt_proof_verdict_key.
 static pool_verdict_key_t verdict_key(const rt_peer_t *peer, const rt_conn_t *s, const char *domain) {
     pool_verdict_key_t k;
     core_memset(&k, 0, sizeof(k));
@@ -337,7 +337,7 @@ static proof_t prove_target(rt_worker_t *w, rt_peer_t *peer, rt_conn_t *s, const
             return PROOF_UNKNOWN; // already being verified
         }
     }
-    pool_verdict_key_t k = verdict_key(peer, s, remote);
+    pool_verdict_key_t k = rt_proof_verdict_key(s, remote); // as the check records it
     pool_verdict_t v;
     switch (pool_verdicts_lookup(rt->verdicts, &k, w->now_ms, &v)) {
     case POOL_VERDICT_HIT:
@@ -567,6 +567,28 @@ static bool stream_quiet(const rt_conn_t *s) {
            s->sending.len == 0;
 }
 
+// end_streams ends |peer|'s pooled streams that are up (with |quiet_only|, only those with
+// nothing in flight) with </stream:stream>, on purpose (no back-off). Ending one takes it out of
+// the pool (its queued stanzas wait for a new stream) and may dispatch the peer again, so the
+// list is searched afresh each time.
+static void end_streams(rt_worker_t *w, rt_peer_t *peer, bool quiet_only, const char *why,
+                        const char *suffix) {
+    for (;;) {
+        rt_conn_t *s = peer->streams;
+        while (s != NULL &&
+               !(rt_sout_established(s) && !s->vconn && (!quiet_only || stream_quiet(s)))) {
+            s = s->peer_next;
+        }
+        if (s == NULL) {
+            return;
+        }
+        LOGP(CORE_LOG_INFO, "w%u c%lu: %s %s: ending stream %s->%s%s", w->idx,
+             (unsigned long)s->id, peer->text, why, s->local, s->remote, suffix);
+        s->backoff_done = true; // ended on purpose: not a failed attempt
+        rt_conn_end_stream(s);
+    }
+}
+
 // peer_drain_step moves a draining peer on: its waiting pairs fail over to the domain's next
 // address (if any; else they wait and the tick bounces them at their stanza deadline), and each
 // pooled stream ends with </stream:stream> once quiet, or at drain_until_ms regardless.
@@ -581,34 +603,8 @@ static void peer_drain_step(rt_worker_t *w, rt_peer_t *peer) {
         p = next;
     }
     bool late = w->now_ms >= peer->drain_until_ms;
-    // Ending a stream takes it off peer->streams (and dispatches the peer again, which may end
-    // others): pick them first, then end those still up.
-    size_t n = 0;
-    for (const rt_conn_t *s = peer->streams; s != NULL; s = s->peer_next) {
-        n++;
-    }
-    if (n == 0) {
-        return;
-    }
-    rt_conn_t **pick = core_xcalloc(n, sizeof(*pick));
-    size_t k = 0;
-    for (rt_conn_t *s = peer->streams; s != NULL && k < n; s = s->peer_next) {
-        if (rt_sout_established(s) && !s->vconn && (late || stream_quiet(s))) {
-            pick[k++] = s; // one on its way ends here once up; a vconn once its work is done
-        }
-    }
-    for (size_t i = 0; i < k; i++) {
-        rt_conn_t *s = pick[i];
-        if (!rt_sout_established(s)) {
-            continue; // ended meanwhile
-        }
-        LOGP(CORE_LOG_INFO, "w%u c%lu: %s is draining: ending stream %s->%s%s", w->idx,
-             (unsigned long)s->id, peer->text, s->local, s->remote,
-             late ? " (drain time is up)" : "");
-        s->backoff_done = true; // ended on purpose: not a failed attempt
-        rt_conn_end_stream(s);
-    }
-    free(pick);
+    // One on its way ends here once up; a vconn ends once its work is done.
+    end_streams(w, peer, !late, "is draining", late ? " (drain time is up)" : "");
 }
 
 // peer_dispatch places every waiting pair of |peer|: on a stream that already carries its target
@@ -1463,7 +1459,7 @@ static void admin_opair_how(rt_worker_t *w, const rt_opair_t *p, const char **ho
     if (p->piggybacked) {
         *how = "piggybacked";
         if (strcmp(s->remote, p->remote) != 0 && s->peer != NULL) {
-            pool_verdict_key_t k = verdict_key(s->peer, s, p->remote);
+            pool_verdict_key_t k = rt_proof_verdict_key(s, p->remote);
             *proof = admin_verdict_proof(w, &k);
         }
         return;
@@ -1605,40 +1601,6 @@ static bool admin_addr_match(const rt_peer_t *peer, const struct sockaddr_storag
     return false;
 }
 
-// admin_flush_streams ends every stream of |peer| with </stream:stream> and takes them out of the
-// pool at once: their pairs detach (the ones with queued stanzas wait for a new stream, which
-// starts afresh with no cached verdict). Returns how many.
-static size_t admin_flush_streams(rt_worker_t *w, rt_peer_t *peer) {
-    // A snapshot first: ending a stream dispatches the peer's pairs, which may open new streams
-    // on the same list; those are the fresh ones and stay.
-    // Streams still on their way (and verification connections) are left alone: with the
-    // verdicts gone they prove the peer afresh anyway, and have no stream to end yet.
-    size_t n = 0;
-    for (const rt_conn_t *c = peer->streams; c != NULL; c = c->peer_next) {
-        n += rt_sout_established(c) && !c->vconn;
-    }
-    if (n == 0) {
-        return 0;
-    }
-    rt_conn_t **ended = core_xcalloc(n, sizeof(*ended));
-    size_t k = 0;
-    for (rt_conn_t *c = peer->streams; c != NULL && k < n; c = c->peer_next) {
-        if (rt_sout_established(c) && !c->vconn) {
-            ended[k++] = c;
-        }
-    }
-    for (size_t i = 0; i < k; i++) {
-        rt_conn_t *s = ended[i];
-        LOGP(CORE_LOG_INFO, "w%u c%lu: %s flushed by the operator: ending stream %s->%s", w->idx,
-             (unsigned long)s->id, peer->text, s->local, s->remote);
-        s->backoff_done = true;   // ended on purpose: not a failed attempt
-        rt_pool_stream_closed(s); // detaches; pairs with stanzas go back to |peer| (new stream)
-        rt_conn_end_stream(s);
-    }
-    free(ended);
-    return k;
-}
-
 // same_ip: |a| and |b| carry the same IP address (ports ignored).
 static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
     if (a->ss_family != b->ss_family) {
@@ -1701,7 +1663,9 @@ void rt_pool_admin_peer(rt_worker_t *w, rt_admin_peer_op_t op, const struct sock
             switch (op) {
             case RT_ADMIN_PEER_FLUSH:
                 peer->backoff.failures = 0; // start afresh: no back-off wait for the new stream
-                (void)admin_flush_streams(w, peer);
+                // Their pairs detach; those with queued stanzas wait for a new stream, proven
+                // afresh (the verdicts are gone).
+                end_streams(w, peer, false, "flushed by the operator", "");
                 break;
             case RT_ADMIN_PEER_DRAIN:
                 if (!peer->draining) {

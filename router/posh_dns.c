@@ -23,33 +23,29 @@ struct rt_posh_dns {
     posh_dns_wait_t *waits;
 };
 
+// v4_global: the IPv4 address |a| is global unicast (not private, loopback, link-local,
+// shared, multicast, reserved or documentation).
+static bool v4_global(const uint8_t a[4]) {
+    return !(a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224 ||
+             (a[0] == 100 && (a[1] & 0xc0) == 64) || (a[0] == 169 && a[1] == 254) ||
+             (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+             (a[0] == 192 && a[1] == 0 && (a[2] == 0 || a[2] == 2)) ||
+             (a[0] == 198 && (a[1] & 0xfe) == 18) || (a[0] == 198 && a[1] == 51 && a[2] == 100) ||
+             (a[0] == 203 && a[1] == 0 && a[2] == 113));
+}
+
 bool rt_posh_dns_global_addr(const struct sockaddr_storage *sa) {
     if (sa->ss_family == AF_INET) {
-        const uint8_t *a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-        return !(a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224 ||
-                 (a[0] == 100 && (a[1] & 0xc0) == 64) || (a[0] == 169 && a[1] == 254) ||
-                 (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
-                 (a[0] == 192 && a[1] == 0 && (a[2] == 0 || a[2] == 2)) ||
-                 (a[0] == 198 && (a[1] & 0xfe) == 18) ||
-                 (a[0] == 198 && a[1] == 51 && a[2] == 100) ||
-                 (a[0] == 203 && a[1] == 0 && a[2] == 113));
+        return v4_global((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr);
     }
     if (sa->ss_family == AF_INET6) {
         const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
         const uint8_t *a = a6->s6_addr;
         if (IN6_IS_ADDR_V4MAPPED(a6)) {
-            struct sockaddr_storage v4;
-            core_memset(&v4, 0, sizeof(v4));
-            v4.ss_family = AF_INET;
-            core_memcpy(&((struct sockaddr_in *)&v4)->sin_addr, a + 12, 4);
-            return rt_posh_dns_global_addr(&v4);
+            return v4_global(a + 12);
         }
         if (a[0] == 0x20 && a[1] == 0x02) { // 2002::/16, 6to4: judged by the IPv4 it embeds
-            struct sockaddr_storage v4;
-            core_memset(&v4, 0, sizeof(v4));
-            v4.ss_family = AF_INET;
-            core_memcpy(&((struct sockaddr_in *)&v4)->sin_addr, a + 2, 4);
-            return rt_posh_dns_global_addr(&v4);
+            return v4_global(a + 2);
         }
         return (a[0] & 0xe0) == 0x20 && // 2000::/3, global unicast
                !(a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) && // 2001:db8::/32

@@ -556,9 +556,6 @@ static void posh_done(void *ctx, const rt_posh_result_t *res) {
 // The fetcher resolves HTTPS hosts through the worker's c-ares resolver (router/posh_dns.h).
 
 static rt_posh_t *worker_posh(rt_worker_t *w) {
-    if (w->posh_dns != NULL) {
-        rt_posh_dns_set_allow_private(w->posh_dns, w->conf->posh_private_addresses); // reloads
-    }
     if (w->posh == NULL && w->conf->ca_file != NULL) {
         if (w->posh_dns == NULL) {
             w->posh_dns = rt_posh_dns_new(w->dns, w->conf->posh_private_addresses);

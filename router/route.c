@@ -94,6 +94,16 @@ void rt_msg_append(rt_msg_t **head, rt_msg_t **tail, rt_msg_t *m) {
     *tail = m;
 }
 
+rt_msg_t *rt_msg_pop(rt_msg_t **head, rt_msg_t **tail) {
+    rt_msg_t *m = *head;
+    *head = m->next;
+    if (*head == NULL) {
+        *tail = NULL;
+    }
+    m->next = NULL;
+    return m;
+}
+
 void rt_msg_list_free(rt_msg_t *head) {
     while (head != NULL) {
         rt_msg_t *next = head->next;

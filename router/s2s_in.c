@@ -483,7 +483,6 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
         LOGI(CORE_LOG_INFO, c, "peer sent stream error <%s/>",
              k != RT_XS_NONE ? el->nodes[k].name : "?");
         rt_stats_stream_error(&c->w->stats, false, k != RT_XS_NONE ? el->nodes[k].name : NULL);
-        c->ended_in_error = true; // unrecoverable (RFC 6120 §4.9.1.1): nothing after it counts
         rt_conn_end_stream(c);
         return false;
     }

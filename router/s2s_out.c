@@ -58,7 +58,6 @@ bool rt_sout_can_verify(const rt_conn_t *c) {
            !c->closing && !c->close_after_flush;
 }
 
-// fail tells the pool once that this stream will not carry its pairs, then closes.
 // give_up: a stream that ends before it was up is a failed attempt for the pool (once).
 static void give_up(rt_conn_t *c) {
     if (c->state != RT_SOUT_FAILED && c->state != RT_SOUT_ESTABLISHED &&
@@ -69,6 +68,7 @@ static void give_up(rt_conn_t *c) {
     }
 }
 
+// fail tells the pool once that this stream will not carry its pairs, then closes.
 static void fail(rt_conn_t *c, bool graceful) {
     give_up(c);
     c->state = RT_SOUT_FAILED;
@@ -225,7 +225,6 @@ void rt_sout_send_stanza(rt_conn_t *c, rt_msg_t *m) {
         // Kept until the kernel has its bytes (it bounces if the connection goes first).
         m->wire_end = c->out_plain;
         rt_msg_append(&c->unsent_head, &c->unsent_tail, m);
-        c->unsent_count++;
         return;
     }
     rt_msg_append(&c->sm_head, &c->sm_tail, m);
@@ -236,12 +235,7 @@ void rt_sout_send_stanza(rt_conn_t *c, rt_msg_t *m) {
 }
 
 static void sm_drop_head(rt_conn_t *c, bool bounce) {
-    rt_msg_t *m = c->sm_head;
-    c->sm_head = m->next;
-    if (c->sm_head == NULL) {
-        c->sm_tail = NULL;
-    }
-    m->next = NULL;
+    rt_msg_t *m = rt_msg_pop(&c->sm_head, &c->sm_tail);
     c->sm_count--;
     c->sm_bytes -= m->size;
     if (bounce) {
@@ -269,29 +263,21 @@ void rt_sout_unsent_release(rt_conn_t *c) {
         }
     }
     while (c->unsent_head != NULL && c->unsent_head->wire_end <= plain_sent) {
-        rt_msg_t *m = c->unsent_head;
-        c->unsent_head = m->next;
-        if (c->unsent_head == NULL) {
-            c->unsent_tail = NULL;
-        }
-        c->unsent_count--;
-        rt_msg_free(m);
+        rt_msg_free(rt_msg_pop(&c->unsent_head, &c->unsent_tail));
     }
 }
 
 void rt_sout_unsent_bounce(rt_conn_t *c) {
-    if (c->unsent_count > 0) {
-        LOGO(CORE_LOG_INFO, c, "bouncing %zu stanzas never handed to the connection (the peer did "
-             "not read them)", c->unsent_count);
-    }
+    size_t n = 0;
     while (c->unsent_head != NULL) {
-        rt_msg_t *m = c->unsent_head;
-        c->unsent_head = m->next;
-        m->next = NULL;
-        rt_route_bounce(c->w, m, "remote-server-timeout", "wait");
+        rt_route_bounce(c->w, rt_msg_pop(&c->unsent_head, &c->unsent_tail),
+                        "remote-server-timeout", "wait");
+        n++;
     }
-    c->unsent_tail = NULL;
-    c->unsent_count = 0;
+    if (n > 0) {
+        LOGO(CORE_LOG_INFO, c, "bounced %zu stanzas never handed to the connection (the peer did "
+             "not read them)", n);
+    }
     c->ckpt_head = c->ckpt_len = 0;
 }
 
@@ -553,7 +539,6 @@ static bool on_elem(void *ctx, const rt_xs_elem_t *el) {
         const char *cond = k != RT_XS_NONE ? el->nodes[k].name : "?";
         LOGO(CORE_LOG_INFO, c, "peer sent stream error <%s/>", cond);
         rt_stats_stream_error(&c->w->stats, false, cond);
-        c->ended_in_error = true; // unrecoverable (RFC 6120 §4.9.1.1): nothing after it counts
         if ((strcmp(cond, "host-unknown") == 0 || strcmp(cond, "host-gone") == 0) &&
             c->peer != NULL) {
             // The peer works; it does not serve this domain: no back-off for its address.

@@ -24,26 +24,9 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import check  # noqa: E402
-from fedctl import fedctl, fedctl_bin  # noqa: E402
+from fedctl import fedctl, fedctl_bin, start_admin_router  # noqa: E402
 
 SECRET = "integration-dialback-secret-127.0.0.1"
-
-
-def start_router(env, peers):
-    ip = "127.0.0.1"
-    ca = env.ca()
-    cert = ca.issue("router-a", ["a0.test"])
-    ports = (env.free_port((ip,)), env.free_port((ip,)), env.free_port((ip,)))
-    routes = [(d, p_ip, p.port) for p_ip, p in peers for d in p.domains]
-    conf = h.router_conf(env, ip, ports[0], ports[1], ports[2], [("a0.test", "sec-a0")], [cert],
-                         ca.cert, routes=routes, workers=1,
-                         s2s={"shutdown_timeout": 2})  # the SM peer never acks on its own
-    conf["admin"] = {"socket": env.path("a-admin.sock")}
-    r = env.router("router-a", conf)
-    site = h.Site("router-a", ip, "a0.test", "sec-a0")
-    site.router = r
-    site.cert = cert
-    return r, site.component(), conf["admin"]["socket"]
 
 
 def scenario(env):
@@ -54,7 +37,8 @@ def scenario(env):
                          sm="at-close", name="peer-sm")
     bidi = h.ScriptedPeer(env, ca, ["u0.test"], SECRET, ip="127.0.0.5", db_errors=True,
                           bidi=True, name="peer-bidi")
-    r, comp, admin = start_router(env, [("127.0.0.4", smp), ("127.0.0.5", bidi)])
+    r, comp, admin = start_admin_router(env, [("127.0.0.4", smp), ("127.0.0.5", bidi)],
+                                        s2s={"shutdown_timeout": 2})  # the SM peer never acks
 
     # 1. XEP-0198: acknowledged after A's close, so not bounced.
     ids = ["sm-%d" % i for i in range(20)]

@@ -22,7 +22,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import check  # noqa: E402
-from fedctl import fedctl, fedctl_bin  # noqa: E402
+from fedctl import fedctl, fedctl_bin, start_admin_router  # noqa: E402
 
 SECRET = "integration-dialback-secret-127.0.0.1"
 STREAM_ERR = "<stream:error><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" \
@@ -43,19 +43,9 @@ def scenario(env):
                           bidi=True, name="peer-bidi")
     deaf = h.ScriptedPeer(env, ca, ["v0.test"], SECRET, ip="127.0.0.6", db_errors=True,
                           sm="silent", answer_close=False, name="peer-deaf")
-    ip = "127.0.0.1"
-    cert = ca.issue("router-a", ["a0.test"])
-    ports = (env.free_port((ip,)), env.free_port((ip,)), env.free_port((ip,)))
-    routes = [(d, p_ip, p.port) for p_ip, p in (("127.0.0.4", smp), ("127.0.0.5", bidi),
-                                                ("127.0.0.6", deaf)) for d in p.domains]
-    conf = h.router_conf(env, ip, ports[0], ports[1], ports[2], [("a0.test", "sec-a0")], [cert],
-                         ca.cert, routes=routes, workers=1, s2s={"shutdown_timeout": 1})
-    conf["admin"] = {"socket": env.path("a-admin.sock")}
-    r = env.router("router-a", conf)
-    site = h.Site("router-a", ip, "a0.test", "sec-a0")
-    site.router = r
-    site.cert = cert
-    comp = site.component()
+    r, comp, admin = start_admin_router(
+        env, [("127.0.0.4", smp), ("127.0.0.5", bidi), ("127.0.0.6", deaf)],
+        s2s={"shutdown_timeout": 1})
 
     # 1. No <r/> after A's stream error.
     for i in range(3):
@@ -105,7 +95,7 @@ def scenario(env):
     c2.close()
     comp.conn.close()
     time.sleep(0.3 * slow)
-    comp = site.component()  # a fresh main component, for part 4
+    comp = h.Component(r.comp_addr, "a0.test", "sec-a0").connect()  # a fresh one, for part 4
 
     # 4. flush-peer, then SIGTERM: the unacknowledged stanzas bounce while the component hears.
     ids = ["sd-%d" % i for i in range(5)]
@@ -113,8 +103,7 @@ def scenario(env):
         comp.message("u@a0.test", "x@v0.test", "m", id=i)
     got = deaf.wait_count(lambda it: it[0] == "stanza", len(ids), 10 * slow)
     check(len(got) == len(ids), "5 stanzas reached the peer that never acks")
-    rc, out, err = fedctl(tool, conf["admin"]["socket"], "flush-peer",
-                          "127.0.0.6:%d" % deaf.port)
+    rc, out, err = fedctl(tool, admin, "flush-peer", "127.0.0.6:%d" % deaf.port)
     check(rc == 0, "fedctl flush-peer", (out, err))
     time.sleep(0.1)
     r.send_signal(signal.SIGTERM)

@@ -125,16 +125,16 @@ def verdict_lines(r, domain):
 
 # ---- dnsjobs ------------------------------------------------------------------------------------
 
-def legit_probe(r, ca, domain, timeout=8.0):
-    """A legitimate initiator (no client certificate) from LEGIT_IP sends one db:result."""
+def probe(r, ca, domain, vcert=None, frm=None, timeout=8.0):
+    """A legitimate initiator from LEGIT_IP (client certificate |vcert|, header 'from' |frm|,
+    default |domain|) sends one db:result for |domain|; returns the answer."""
     c = S2S(r.s2s_addr, bind_ip=LEGIT_IP)
     try:
-        c.open("legit.test", "a.test")
-        c.starttls(ca.cert, None, "a.test")
+        c.open(frm or domain, "a.test", timeout=timeout)
+        c.starttls(ca.cert, vcert, "a.test", timeout=timeout)
         t0 = time.monotonic()
         c.send(dbres(domain))
-        e = c.next_elem(timeout, "db:result answer for %s" % domain)
-        got = answer_of(e)
+        got = answer_of(c.next_elem(timeout, "db:result answer for %s" % domain))
         h.log("       %s answered %r in %.2f s" % (domain, got, time.monotonic() - t0))
         return got
     finally:
@@ -146,7 +146,7 @@ def case_dnsjobs(env):
     ca = env.ca()
     dns = BlackDns(env, "blackdns-dnsjobs", ["evil.test=drop", "nx.test=nx", "legit.test=nx"])
     r, _ = new_router(env, "dnsjobs", dns, {})
-    base = legit_probe(r, ca, "p0.legit.test")
+    base = probe(r, ca, "p0.legit.test", frm="legit.test")
     check(h.wait_until(lambda: verdict_lines(r, "p0.legit.test"), 3),
           "dnsjobs: baseline: the router logs a verdict for p0.legit.test", r.log_text()[-800:])
     conns = []
@@ -166,7 +166,7 @@ def case_dnsjobs(env):
     finally:
         for c in conns:
             c.close()
-    after = legit_probe(r, ca, "p2.legit.test")
+    after = probe(r, ca, "p2.legit.test", frm="legit.test")
     check(after == base, "dnsjobs: after the attacker left the answer is still %r" % (base,),
           after)
     stop_router(r)
@@ -174,7 +174,7 @@ def case_dnsjobs(env):
 
 def dnsjobs_under_flood(r, ca, base):
     time.sleep(0.5)
-    under = legit_probe(r, ca, "p1.legit.test")
+    under = probe(r, ca, "p1.legit.test", frm="legit.test")
     check(h.wait_until(lambda: verdict_lines(r, "p1.legit.test"), 3),
           "dnsjobs: under the flood the router logs a verdict for p1.legit.test",
           log_lines(r, "p1.legit.test"))
@@ -245,20 +245,6 @@ def case_reload(env):
 
 # ---- poshbusy -----------------------------------------------------------------------------------
 
-def posh_probe(r, ca, vcert, domain, timeout=8.0):
-    c = S2S(r.s2s_addr, bind_ip=LEGIT_IP)
-    try:
-        c.open(domain, "a.test", timeout=timeout)
-        c.starttls(ca.cert, vcert, "a.test", timeout=timeout)
-        t0 = time.monotonic()
-        c.send(dbres(domain))
-        got = answer_of(c.next_elem(timeout, "db:result answer for %s" % domain))
-        h.log("       %s answered %r in %.2f s" % (domain, got, time.monotonic() - t0))
-        return got
-    finally:
-        c.close()
-
-
 def case_poshbusy(env):
     h.log("== poshbusy: a flood of POSH work vs a POSH-only, proof-required domain")
     ca = env.ca()
@@ -272,7 +258,7 @@ def case_poshbusy(env):
     r, _ = new_router(env, "poshbusy", dns, {"posh_private_addresses": True, "posh_port": closed,
                                              "dna_timeout": DNA_TIMEOUT}, pol)
     tempfail = ("error", ["remote-server-timeout"])
-    base = posh_probe(r, ca, vcert, "victimb.test")
+    base = probe(r, ca, "victimb.test", vcert)
     check(base == tempfail, "poshbusy: baseline: POSH server down is remote-server-timeout", base)
     conns = []
     t_flood = time.monotonic()
@@ -286,7 +272,7 @@ def case_poshbusy(env):
           % (time.monotonic() - t_flood))
     try:
         time.sleep(0.3)
-        under = posh_probe(r, ca, vcert, "victim.test")
+        under = probe(r, ca, "victim.test", vcert)
     finally:
         for c in conns:
             c.close()
@@ -295,7 +281,7 @@ def case_poshbusy(env):
     check(busy, "poshbusy: the flood filled the POSH fetcher while victim.test was checked "
           "(set-up)", log_lines(r, "victim.test"))
     time.sleep(DNA_TIMEOUT + 1.5)  # every attacker fetch has timed out
-    after = posh_probe(r, ca, vcert, "victim.test")
+    after = probe(r, ca, "victim.test", vcert)
     check(under == tempfail, "poshbusy: under the flood victim.test is a temporary failure "
           "(remote-server-timeout), not a refusal", under)
     check(after == tempfail, "poshbusy: after the flood victim.test is checked again "

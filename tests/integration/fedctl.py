@@ -73,6 +73,25 @@ def make_site_pair(env):
     return a, b
 
 
+def start_admin_router(env, peers, s2s=None):
+    """Starts router-a on 127.0.0.1 (one worker) hosting a0.test with an admin socket, routing
+    each domain of the scripted |peers| [(ip, ScriptedPeer)] to it, with |s2s| overrides, and
+    connects a0.test's component. Returns (Router, Component, admin socket path)."""
+    ip = "127.0.0.1"
+    ca = env.ca()
+    cert = ca.issue("router-a", ["a0.test"])
+    ports = (env.free_port((ip,)), env.free_port((ip,)), env.free_port((ip,)))
+    routes = [(d, p_ip, p.port) for p_ip, p in peers for d in p.domains]
+    conf = h.router_conf(env, ip, ports[0], ports[1], ports[2], [("a0.test", "sec-a0")], [cert],
+                         ca.cert, routes=routes, workers=1, s2s=s2s)
+    conf["admin"] = {"socket": env.path("a-admin.sock")}
+    r = env.router("router-a", conf)
+    site = h.Site("router-a", ip, "a0.test", "sec-a0")
+    site.router = r
+    site.cert = cert
+    return r, site.component(), conf["admin"]["socket"]
+
+
 def scenario(env):
     tool = fedctl_bin(env)
     a, b = make_site_pair(env)

@@ -18,9 +18,9 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import check  # noqa: E402
-from fedctl import fedctl, fedctl_bin  # noqa: E402
+from fedctl import fedctl, fedctl_bin, start_admin_router  # noqa: E402
 
-N = 800  # 6.4 MB
+N = 1600  # 12.8 MB: more than the kernel buffers toward a deaf peer absorb
 BODY = "x" * 8000
 
 
@@ -32,18 +32,9 @@ def scenario(env):
     peer = h.ScriptedPeer(env, ca, ["t0.test"], "integration-dialback-secret-" + ip,
                           ip="127.0.0.4", db_errors=True, close_after_valid=120, mute=True,
                           answer_close=False, name="peer-deaf")
-    cert = ca.issue("router-a", ["a0.test"])
-    ports = (env.free_port((ip,)), env.free_port((ip,)), env.free_port((ip,)))
-    conf = h.router_conf(env, ip, ports[0], ports[1], ports[2], [("a0.test", "sec-a0")], [cert],
-                         ca.cert, routes=[("t0.test", "127.0.0.4", peer.port)], workers=1,
-                         s2s={"max_queue_bytes": 65536, "max_stanza_size": 16384,
-                              "stanza_timeout": 60})
-    conf["admin"] = {"socket": env.path("a-admin.sock")}
-    r = env.router("router-a", conf)
-    site = h.Site("router-a", ip, "a0.test", "sec-a0")
-    site.router = r
-    site.cert = cert
-    comp = site.component()
+    r, comp, admin = start_admin_router(env, [("127.0.0.4", peer)],
+                                        s2s={"max_queue_bytes": 65536, "max_stanza_size": 16384,
+                                             "stanza_timeout": 60})
 
     comp.message("u@a0.test", "x@t0.test", "first", id="df-first")
     check(peer.wait_count(lambda it: it[0] == "db:result" and it[4], 1, 10 * slow),
@@ -53,7 +44,7 @@ def scenario(env):
         comp.message("u@a0.test", "x@t0.test", BODY, id=i)
     check(h.wait_until(lambda: r.scrape().get("fedrouter_output_buffered_bytes") > 0, 20 * slow),
           "A holds output for the deaf peer")
-    rc, out, err = fedctl(tool, conf["admin"]["socket"], "flush-peer", "127.0.0.4:%d" % peer.port)
+    rc, out, err = fedctl(tool, admin, "flush-peer", "127.0.0.4:%d" % peer.port)
     check(rc == 0, "fedctl flush-peer", (out, err))
 
     def bounced(cond=None):
