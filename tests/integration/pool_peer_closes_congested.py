@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 from harness import check  # noqa: E402
 
-N = 800  # 6.4 MB: more than the kernel buffers between A and a deaf peer absorb
+N = 1600  # 12.8 MB: more than the kernel buffers between A and a deaf peer absorb
 BODY = "x" * 8000
 
 
