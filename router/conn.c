@@ -215,28 +215,38 @@ void rt_conn_write_header(rt_conn_t *c, const char *from, const char *to, bool w
 // rt_conn_flush seals pending plaintext into TLS records: one pass per loop iteration, so many
 // stanzas share a record (DESIGN.md "Bytes on the wire").
 void rt_conn_flush(rt_conn_t *c) {
-    if (c->tls_on && c->tls.handshake_done && core_buf_len(&c->pout) > 0) {
-        if (rt_tls_conn_seal(&c->tls, core_buf_head(&c->pout), core_buf_len(&c->pout), &c->wbuf) !=
-            RC_OK) {
+    if (!c->tls_on || !c->tls.handshake_done || core_buf_len(&c->pout) == 0) {
+        return;
+    }
+    // With stanzas to track (unsent), one record (16 KiB of plaintext at most) at a time: the
+    // end of each record is a checkpoint, since the peer can read a stanza only once the whole
+    // record that ends it has gone out.
+    const uint8_t *p = core_buf_head(&c->pout);
+    size_t left = core_buf_len(&c->pout);
+    size_t step = c->unsent_head != NULL ? RT_TLS_RECORD_MAX : left;
+    while (left > 0) {
+        size_t n = left < step ? left : step;
+        if (rt_tls_conn_seal(&c->tls, p, n, &c->wbuf) != RC_OK) {
             CORE_LOG(CORE_LOG_WARN, CORE_LOG_SRC_TLS, "w%u c%lu %s: TLS write failed", c->w->idx,
                      (unsigned long)c->id, c->peer_text);
             core_buf_consume(&c->pout, core_buf_len(&c->pout));
             rt_conn_close(c);
             return;
         }
-        core_buf_consume(&c->pout, core_buf_len(&c->pout));
-        core_buf_shrink(&c->pout, 65536);
+        p += n;
+        left -= n;
         if (c->unsent_head != NULL) {
-            // Everything written so far is in ciphertext that ends here (unsent tracking).
             if (c->ckpt_len == c->ckpt_cap) {
                 c->ckpt_cap = c->ckpt_cap ? 2 * c->ckpt_cap : 8;
                 c->ckpt = core_xrealloc(c->ckpt, c->ckpt_cap * sizeof(*c->ckpt));
             }
             c->ckpt[c->ckpt_len++] = (struct rt_out_ckpt){
-                .plain = c->out_plain,
+                .plain = c->out_plain - left,
                 .wire = c->out_sent + core_buf_len(&c->sending) + core_buf_len(&c->wbuf)};
         }
     }
+    core_buf_consume(&c->pout, core_buf_len(&c->pout));
+    core_buf_shrink(&c->pout, 65536);
 }
 
 void rt_conn_release_unauth(rt_conn_t *c) {

@@ -532,7 +532,7 @@ rc_t rt_tls_conn_input(rt_tls_conn_t *tc, const uint8_t *data, size_t len, core_
 
 rc_t rt_tls_conn_seal(rt_tls_conn_t *tc, const uint8_t *data, size_t len, core_buf_t *out) {
     while (len > 0) {
-        int chunk = len > 16384 ? 16384 : (int)len;
+        int chunk = len > RT_TLS_RECORD_MAX ? RT_TLS_RECORD_MAX : (int)len;
         int n = SSL_write(tc->ssl, data, chunk);
         if (n <= 0) {
             drain_wbio(tc, out);

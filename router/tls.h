@@ -64,7 +64,9 @@ void rt_tls_conn_cleanup(rt_tls_conn_t *tc);
 // ciphertext (handshake, alerts) goes to |out|. Returns RC_OK, RC_CLOSED (close_notify) or RC_TLS.
 RT_MUSTCHECK rc_t rt_tls_conn_input(rt_tls_conn_t *tc, const uint8_t *data, size_t len,
                                     core_buf_t *ptxt, size_t max_ptxt, core_buf_t *out);
-// rt_tls_conn_seal encrypts |len| plaintext bytes into |out| (records up to 16 KiB).
+#define RT_TLS_RECORD_MAX 16384 // plaintext bytes per TLS record we seal
+// rt_tls_conn_seal encrypts |len| plaintext bytes into |out|, one record per RT_TLS_RECORD_MAX
+// bytes (so |len| <= RT_TLS_RECORD_MAX is one record).
 RT_MUSTCHECK rc_t rt_tls_conn_seal(rt_tls_conn_t *tc, const uint8_t *data, size_t len,
                                    core_buf_t *out);
 // rt_tls_conn_shutdown queues a close_notify into |out|.
